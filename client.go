@@ -1,0 +1,163 @@
+// Config, New, Close and Stats: the Client's public face.
+
+package asynchttp
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// IdleOrder chooses which idle connection of a host is reused first.
+type IdleOrder int
+
+const (
+	// LIFO reuses the most recently idled connection: it is the least likely
+	// to have hit the server's keep-alive timeout, and lets surplus
+	// connections age out. The default.
+	LIFO IdleOrder = iota
+	// FIFO reuses the connection idle the longest, spreading requests over
+	// every idle connection.
+	FIFO
+)
+
+func (o IdleOrder) String() string {
+	if o == FIFO {
+		return "FIFO"
+	}
+	return "LIFO"
+}
+
+// Config tunes a Client. The zero Config is ready to use: each zero field
+// selects the default named in its comment. A Config is copied by New;
+// changing it afterwards has no effect.
+type Config struct {
+	// MaxTotalConns caps the connections open across all hosts: dialing,
+	// in use and idle. Zero means no cap. When the cap is reached and
+	// another host holds idle connections, the least recently used of them
+	// is closed to make room.
+	MaxTotalConns int
+
+	// MaxConnsPerHost caps the connections open to one host (scheme, host
+	// and port), dialing included. Zero means no cap.
+	MaxConnsPerHost int
+
+	// MaxIdleConnsPerHost caps the idle connections kept per host; it is
+	// checked when a connection is offered back, and a connection over the
+	// cap is closed. Zero means DefaultMaxIdleConnsPerHost; negative keeps
+	// no idle connection at all (every request dials).
+	MaxIdleConnsPerHost int
+
+	// MaxPendingPerHost caps the callers waiting for a connection to one
+	// host; the next one gets ErrTooManyPending. Zero means no cap.
+	MaxPendingPerHost int
+
+	// AcquireTimeout is how long a caller waits for a free connection slot
+	// when a cap is reached. Negative: fail at once with ErrTooManyConns.
+	// Zero: wait until the caller's context ends. Positive: wait at most
+	// that long, then fail with a *TimeoutError wrapping ErrTooManyConns.
+	AcquireTimeout time.Duration
+
+	// IdleTimeout closes a connection idle for longer than this since its
+	// last use. Zero means DefaultIdleTimeout; negative means never.
+	IdleTimeout time.Duration
+
+	// MaxConnLifetime stops reusing a connection older than this since it
+	// was created: it is closed when it next falls idle or is found idle.
+	// Zero means forever.
+	MaxConnLifetime time.Duration
+
+	// IdleOrder picks which idle connection is reused first: LIFO (the
+	// default) or FIFO.
+	IdleOrder IdleOrder
+
+	// DialTimeout bounds connection establishment (TCP connect). Zero means
+	// DefaultDialTimeout; negative means no timeout beyond the context.
+	DialTimeout time.Duration
+
+	// TLSHandshakeTimeout bounds the TLS handshake of https connections.
+	// Zero means DefaultTLSHandshakeTimeout; negative means no timeout
+	// beyond the context.
+	TLSHandshakeTimeout time.Duration
+
+	// ResponseHeaderTimeout bounds the wait for a response's header section
+	// once the request has been written. Zero means no timeout beyond the
+	// context.
+	ResponseHeaderTimeout time.Duration
+
+	// MaxResponseHeaderBytes bounds the status line and header section of a
+	// response (and of each interim 1xx response). Zero means
+	// DefaultMaxResponseHeaderBytes.
+	MaxResponseHeaderBytes int
+
+	// MaxResponseBodyBytes bounds a response body. For bodies buffered by
+	// Do, zero means DefaultMaxResponseBodyBytes. Bodies streamed through
+	// RoundTrip are bounded only when this is positive. Negative means no
+	// bound anywhere.
+	MaxResponseBodyBytes int64
+
+	// Dial opens the TCP connection for a host ("host:port"). Nil means a
+	// net.Dialer with DialTimeout. For https the client runs the TLS
+	// handshake over the returned connection.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// TLSConfig is used for https connections. Nil means the zero
+	// tls.Config; ServerName is set from the request's host when empty.
+	TLSConfig *tls.Config
+
+	// Proxy is reserved for proxy support, which is not built yet: while
+	// it is non-nil every request fails with ErrProxyUnsupported, so that
+	// no request silently bypasses the proxy.
+	Proxy func(*http.Request) (*url.URL, error)
+
+	// DisableCompression stops RoundTrip from asking for gzip and
+	// decompressing it transparently (as net/http's Transport does).
+	DisableCompression bool
+}
+
+// Client is a pooled HTTP/1.1 client. It is safe for concurrent use; make
+// one per configuration and share it. Close it to release its connections
+// and its background goroutine.
+type Client struct {
+	cfg  Config
+	pool pool
+
+	closeOnce sync.Once
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+var _ http.RoundTripper = (*Client)(nil)
+
+// New returns a Client configured by cfg. It starts one background
+// goroutine, the idle reaper, stopped by Close.
+func New(cfg Config) *Client {
+	c := &Client{cfg: cfg, done: make(chan struct{})}
+	c.pool.init(c)
+	c.wg.Add(1)
+	go c.reap()
+	return c
+}
+
+// Close closes every idle connection, makes every later call and every
+// caller still waiting for a connection fail with ErrClientClosed, and waits
+// for the client's background goroutine to exit. Connections in use are
+// closed when they are released. Close is idempotent.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.pool.close()
+	})
+	c.wg.Wait()
+	return nil
+}
+
+// CloseIdleConnections closes every idle connection now. Connections in
+// use are not affected.
+func (c *Client) CloseIdleConnections() {
+	c.pool.closeIdle()
+}

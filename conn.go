@@ -1,0 +1,210 @@
+// One pooled connection: dialing it, checking it before reuse, and the
+// deadlines that carry a caller's context onto its socket.
+
+package asynchttp
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+type connState uint8
+
+const (
+	stateInUse connState = iota
+	stateIdle
+	stateClosed
+)
+
+// conn is a pooled connection. It is in exactly one place: in use by one
+// caller (who alone touches its buffers), or idle in its host's deque.
+type conn struct {
+	nc        net.Conn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	hp        *hostPool
+	raw       syscall.RawConn // for the liveness check; nil when unavailable
+	isTLS     bool
+	createdAt time.Time
+	idleSince time.Time
+	state     connState // guarded by pool.mu
+	reused    bool      // it served a request before the current one
+	hlink     idleLinks // guarded by pool.mu
+	glink     idleLinks // guarded by pool.mu
+
+	body     bodyReader
+	deadline time.Time // the deadline now set on nc
+	peekFn   func(fd uintptr) bool
+	peekOK   bool
+	peekBuf  [1]byte
+	// interrupt is registered with context.AfterFunc: it makes every
+	// blocked read and write of nc return at once.
+	interrupt func()
+}
+
+const connBufSize = 4096
+
+func newConn(nc net.Conn, hp *hostPool) *conn {
+	c := &conn{
+		nc:        nc,
+		br:        bufio.NewReaderSize(nc, connBufSize),
+		bw:        bufio.NewWriterSize(nc, connBufSize),
+		hp:        hp,
+		isTLS:     hp.tls,
+		createdAt: time.Now(),
+	}
+	c.peekFn = c.peek
+	c.interrupt = func() { c.nc.SetDeadline(aLongTimeAgo) }
+	under := nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		under = tc.NetConn()
+	}
+	if sc, ok := under.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
+	}
+	return c
+}
+
+// aLongTimeAgo is a deadline in the past: setting it interrupts I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// dial opens a conn to hp in slots already reserved by the caller; on
+// failure the slots are given back.
+func (p *pool) dial(ctx context.Context, hp *hostPool) (*conn, error) {
+	nc, err := p.dialConn(ctx, hp)
+	if err != nil {
+		p.unreserve(hp)
+		return nil, err
+	}
+	c := newConn(nc, hp)
+	p.mu.Lock()
+	hp.dialing--
+	hp.inUse++
+	hp.created++
+	p.created++
+	if p.closed {
+		p.forgetLocked(c, CloseClientClosed)
+		p.mu.Unlock()
+		nc.Close()
+		return nil, ErrClientClosed
+	}
+	p.mu.Unlock()
+	return c, nil
+}
+
+func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
+	dctx := ctx
+	if p.lim.dialTimeout > 0 {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(ctx, p.lim.dialTimeout)
+		defer cancel()
+	}
+	dial := p.c.cfg.Dial
+	if dial == nil {
+		dial = defaultDialer.DialContext
+	}
+	nc, err := dial(dctx, "tcp", hp.addr)
+	if err != nil {
+		return nil, dialErr(ctx, dctx, "dial", hp.addr, err)
+	}
+	if !hp.tls {
+		return nc, nil
+	}
+	cfg := p.c.cfg.TLSConfig.Clone()
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = hp.serverName
+	}
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"http/1.1"}
+	}
+	hctx := ctx
+	if p.lim.tlsTimeout > 0 {
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithTimeout(ctx, p.lim.tlsTimeout)
+		defer cancel()
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(hctx); err != nil {
+		nc.Close()
+		return nil, dialErr(ctx, hctx, "tls handshake", hp.addr, err)
+	}
+	return tc, nil
+}
+
+var defaultDialer net.Dialer
+
+// dialErr maps a failed dial or handshake: the caller's context ending
+// wins, then our own timeout, then the error as it is.
+func dialErr(ctx, inner context.Context, op, addr string, err error) error {
+	if ctx.Err() != nil {
+		return ctxErr(ctx, op)
+	}
+	var ne net.Error
+	if inner.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
+		return &TimeoutError{Op: op, Err: fmt.Errorf("%s: %w", addr, err)}
+	}
+	return fmt.Errorf("asynchttp: %s %s: %w", op, addr, err)
+}
+
+// ctxErr is the error of an operation stopped by the end of ctx: a
+// *TimeoutError wrapping the cause for a deadline, else the cause itself
+// (context.Canceled or what was given to a CancelCauseFunc).
+func ctxErr(ctx context.Context, op string) error {
+	cause := context.Cause(ctx)
+	if cause == nil {
+		cause = ctx.Err()
+	}
+	if errors.Is(cause, context.DeadlineExceeded) {
+		return &TimeoutError{Op: op, Err: cause}
+	}
+	return fmt.Errorf("asynchttp: %s: %w", op, cause)
+}
+
+// alive reports whether an idle conn may be reused: no bytes arrived
+// unasked, and the server has not closed or reset it. It is a non-blocking
+// peek at the socket, with no goroutine per conn.
+func (c *conn) alive() bool {
+	if c.br.Buffered() > 0 {
+		return false // bytes nobody asked for: reading them as a response would desync
+	}
+	if c.raw == nil {
+		return true
+	}
+	c.peekOK = false
+	if err := c.raw.Read(c.peekFn); err != nil {
+		return false
+	}
+	return c.peekOK
+}
+
+// setDeadline sets d on the socket unless it is already set.
+func (c *conn) setDeadline(d time.Time) {
+	if !d.Equal(c.deadline) {
+		c.deadline = d
+		c.nc.SetDeadline(d)
+	}
+}
+
+// setReadDeadline sets a read deadline only; the cached full deadline is
+// forgotten so the next setDeadline always applies.
+func (c *conn) setReadDeadline(d time.Time) {
+	c.deadline = aLongTimeAgo.Add(-1)
+	c.nc.SetReadDeadline(d)
+}
+
+// isTimeout reports whether err is a socket deadline firing.
+func isTimeout(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}

@@ -1,0 +1,215 @@
+// Do, and the exchange of one request and response head on a pooled conn,
+// shared with RoundTrip.
+
+package asynchttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Do sends req and reads the whole response into resp, whose body is
+// buffered (bounded by MaxResponseBodyBytes). The connection is back in the
+// pool, or closed, before Do returns. Do blocks no longer than ctx allows:
+// waiting for a slot, dialing, writing and reading all stop when ctx ends.
+//
+// req and resp stay owned by the caller, who may reuse or release them as
+// soon as Do returns. A request that failed on a reused connection before
+// any response byte arrived is retried once on a new connection when it is
+// idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, or it carries an
+// Idempotency-Key field) and its body can be replayed; nothing else is
+// retried.
+func (c *Client) Do(ctx context.Context, req *Request, resp *Response) error {
+	if err := c.begin(req); err != nil {
+		return err
+	}
+	for retried := false; ; retried = true {
+		cn, err := c.pool.acquire(ctx, req, retried)
+		if err != nil {
+			return err
+		}
+		ex, err := c.sendAndReadHead(ctx, cn, req, resp)
+		if err != nil {
+			if !retried && c.mayRetry(cn, req, err) {
+				continue
+			}
+			return err
+		}
+		cn.body.reset(cn.br, ex.framing, c.pool.lim.maxBody, &resp.Trailer)
+		resp.body, err = cn.body.appendTo(resp.body[:0])
+		if err != nil {
+			err = ioErr(ctx, "read body", err)
+		}
+		c.finish(ctx, ex, err == nil)
+		return err
+	}
+}
+
+// begin validates req before any slot is taken or byte written.
+func (c *Client) begin(req *Request) error {
+	if err := req.prepare(); err != nil {
+		return err
+	}
+	if c.cfg.Proxy != nil {
+		return ErrProxyUnsupported
+	}
+	return nil
+}
+
+// mayRetry reports whether a request that failed with err on cn may go out
+// again on a new connection; it rewinds the body when it does.
+func (c *Client) mayRetry(cn *conn, req *Request, err error) bool {
+	return cn.reused && errors.Is(err, ErrServerClosedConn) &&
+		req.isIdempotent() && req.canReplay() && req.rewindBody() == nil
+}
+
+// exchange is a request whose response head has been read: its body is
+// next on cn.
+type exchange struct {
+	cn      *conn
+	framing bodyFraming
+	stop    func() bool // stops the context watch; nil when there is none
+}
+
+// sendAndReadHead writes req on cn and reads the final response head into
+// resp. On error cn has been closed.
+func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, resp *Response) (exchange, error) {
+	ex := exchange{cn: cn}
+	dl, hasDL := ctx.Deadline()
+	cn.setDeadline(dl) // the zero time clears a previous caller's deadline
+	if ctx.Done() != nil {
+		if ctx.Err() != nil {
+			c.pool.closeConn(cn, CloseCanceled)
+			return ex, ctxErr(ctx, "write request")
+		}
+		ex.stop = context.AfterFunc(ctx, cn.interrupt)
+	}
+	closeReq := req.ConnectionClose()
+	err := req.writeHead(cn.bw, closeReq)
+	if err == nil {
+		err = req.writeBody(cn.bw)
+	}
+	if err == nil {
+		err = cn.bw.Flush()
+	}
+	if err != nil {
+		c.abort(ctx, ex)
+		var bre bodyReadError
+		switch {
+		case errors.As(err, &bre):
+			return ex, fmt.Errorf("asynchttp: reading request body: %w", bre.err)
+		case ctx.Err() != nil || isTimeout(err):
+			return ex, ioErr(ctx, "write request", err)
+		}
+		return ex, &connClosedError{err: err}
+	}
+
+	headerTimeout := c.pool.lim.headerTimeout > 0
+	if headerTimeout {
+		hd := time.Now().Add(c.pool.lim.headerTimeout)
+		if hasDL && dl.Before(hd) {
+			hd = dl
+		}
+		cn.setReadDeadline(hd)
+	}
+	if _, err := cn.br.Peek(1); err != nil {
+		c.abort(ctx, ex)
+		if ctx.Err() != nil || isTimeout(err) {
+			return ex, headErr(ctx, err, headerTimeout)
+		}
+		return ex, &connClosedError{err: err}
+	}
+	ex.framing, err = readResponseHead(cn.br, resp, c.pool.lim.maxHeader, req.isHead(), nil)
+	if err != nil {
+		c.abort(ctx, ex)
+		return ex, headErr(ctx, err, headerTimeout)
+	}
+	if headerTimeout {
+		cn.setDeadline(dl)
+	}
+	ex.framing.close = ex.framing.close || closeReq
+	return ex, nil
+}
+
+// headErr maps an error met while waiting for the response head: our
+// ResponseHeaderTimeout firing, unless the caller's deadline came first.
+func headErr(ctx context.Context, err error, headerTimeout bool) error {
+	if headerTimeout && isTimeout(err) && ctx.Err() == nil {
+		if dl, ok := ctx.Deadline(); !ok || time.Now().Before(dl) {
+			return &TimeoutError{Op: "response header", Err: err}
+		}
+	}
+	return ioErr(ctx, "read response", err)
+}
+
+// abort closes the conn of a failed exchange.
+func (c *Client) abort(ctx context.Context, ex exchange) {
+	if ex.stop != nil {
+		ex.stop()
+	}
+	why := CloseError
+	if ctx.Err() != nil {
+		why = CloseCanceled
+	}
+	c.pool.closeConn(ex.cn, why)
+}
+
+// finish ends an exchange whose body has been read (ok) or abandoned: the
+// conn goes back to the pool only when the body ended cleanly, nothing
+// asked for it to close, and the context watch never fired.
+func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
+	interrupted := ex.stop != nil && !ex.stop()
+	switch {
+	case !ok:
+		why := CloseError
+		if interrupted || ctx.Err() != nil {
+			why = CloseCanceled
+		}
+		c.pool.closeConn(ex.cn, why)
+	case interrupted:
+		// The watch may be setting a deadline right now: the conn is not
+		// safe to hand to anyone else.
+		c.pool.closeConn(ex.cn, CloseCanceled)
+	case ex.framing.close || !ex.cn.body.done():
+		c.pool.closeConn(ex.cn, CloseNotReusable)
+	default:
+		c.pool.release(ex.cn)
+	}
+}
+
+// connClosedError is a write or read that failed before any response
+// byte arrived: the server closed or reset the connection.
+type connClosedError struct{ err error }
+
+func (e *connClosedError) Error() string {
+	return ErrServerClosedConn.Error() + ": " + e.err.Error()
+}
+
+func (e *connClosedError) Unwrap() []error { return []error{ErrServerClosedConn, e.err} }
+
+// ioErr maps an I/O error of an exchange: the end of the caller's context
+// (or its deadline firing on the socket) becomes a context error; typed
+// protocol and limit errors pass as they are.
+func ioErr(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil {
+		return ctxErr(ctx, op)
+	}
+	if isTimeout(err) {
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return &TimeoutError{Op: op, Err: context.DeadlineExceeded}
+		}
+		return &TimeoutError{Op: op, Err: err}
+	}
+	var pe *ProtocolError
+	var le *LimitError
+	if errors.As(err, &pe) || errors.As(err, &le) {
+		return err
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("asynchttp: %s: %w", op, err)
+}

@@ -1,0 +1,14 @@
+// Internals exposed to the external tests.
+
+package asynchttp
+
+// CheckInvariants returns "" when the pool's accounting holds, else the
+// first breach found.
+func CheckInvariants(c *Client) string { return c.pool.checkInvariants() }
+
+// HostCount is the number of hosts in the pool's map.
+func HostCount(c *Client) int {
+	c.pool.mu.Lock()
+	defer c.pool.mu.Unlock()
+	return len(c.pool.hosts)
+}

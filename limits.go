@@ -1,0 +1,242 @@
+// Defaults, their resolution from Config, and the waiter queues that
+// callers join when a connection cap is reached.
+
+package asynchttp
+
+import (
+	"context"
+	"time"
+)
+
+// Defaults selected by zero Config fields.
+const (
+	// DefaultMaxIdleConnsPerHost is the idle connections kept per host
+	// when Config.MaxIdleConnsPerHost is zero.
+	DefaultMaxIdleConnsPerHost = 32
+	// DefaultIdleTimeout closes connections idle this long when
+	// Config.IdleTimeout is zero.
+	DefaultIdleTimeout = 90 * time.Second
+	// DefaultDialTimeout bounds a TCP connect when Config.DialTimeout is zero.
+	DefaultDialTimeout = 30 * time.Second
+	// DefaultTLSHandshakeTimeout bounds a TLS handshake when
+	// Config.TLSHandshakeTimeout is zero.
+	DefaultTLSHandshakeTimeout = 10 * time.Second
+	// DefaultMaxResponseHeaderBytes bounds a response head when
+	// Config.MaxResponseHeaderBytes is zero.
+	DefaultMaxResponseHeaderBytes = 1 << 20
+	// DefaultMaxResponseBodyBytes bounds a body buffered by Do when
+	// Config.MaxResponseBodyBytes is zero.
+	DefaultMaxResponseBodyBytes = 64 << 20
+	// MaxDrainBytes is the most a client reads from a response body that
+	// was closed before its end, hoping to reuse the connection; a longer
+	// remainder (or one that does not arrive within DrainTimeout) closes
+	// the connection instead.
+	MaxDrainBytes = 64 << 10
+	// DrainTimeout bounds the time spent draining a body closed early.
+	DrainTimeout = 50 * time.Millisecond
+)
+
+// limits holds the resolved settings: no zero-means-default left.
+type limits struct {
+	maxTotal, maxPerHost int // 0: no cap
+	maxIdle              int // 0: keep none
+	maxPending           int // 0: no cap
+	acquireTimeout       time.Duration
+	idleTimeout          time.Duration // 0: never
+	lifetime             time.Duration // 0: forever
+	fifo                 bool
+	dialTimeout          time.Duration // 0: none
+	tlsTimeout           time.Duration // 0: none
+	headerTimeout        time.Duration // 0: none
+	maxHeader            int
+	maxBody              int64 // buffered bodies; 0: no cap
+	maxStreamBody        int64 // streamed bodies; 0: no cap
+}
+
+func (c *Config) limits() limits {
+	l := limits{
+		maxTotal:       max(c.MaxTotalConns, 0),
+		maxPerHost:     max(c.MaxConnsPerHost, 0),
+		maxPending:     max(c.MaxPendingPerHost, 0),
+		acquireTimeout: c.AcquireTimeout,
+		lifetime:       max(c.MaxConnLifetime, 0),
+		fifo:           c.IdleOrder == FIFO,
+		headerTimeout:  max(c.ResponseHeaderTimeout, 0),
+	}
+	switch {
+	case c.MaxIdleConnsPerHost > 0:
+		l.maxIdle = c.MaxIdleConnsPerHost
+	case c.MaxIdleConnsPerHost == 0:
+		l.maxIdle = DefaultMaxIdleConnsPerHost
+	}
+	l.idleTimeout = orDefault(c.IdleTimeout, DefaultIdleTimeout)
+	l.dialTimeout = orDefault(c.DialTimeout, DefaultDialTimeout)
+	l.tlsTimeout = orDefault(c.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
+	l.maxHeader = c.MaxResponseHeaderBytes
+	if l.maxHeader <= 0 {
+		l.maxHeader = DefaultMaxResponseHeaderBytes
+	}
+	switch {
+	case c.MaxResponseBodyBytes > 0:
+		l.maxBody, l.maxStreamBody = c.MaxResponseBodyBytes, c.MaxResponseBodyBytes
+	case c.MaxResponseBodyBytes == 0:
+		l.maxBody = DefaultMaxResponseBodyBytes
+	}
+	return l
+}
+
+// orDefault resolves a duration field: zero selects def, negative none.
+func orDefault(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// grant is what a waiter receives: a conn handed over by release (c), or
+// an error, or else the slots to dial a new conn, after closing victim (an
+// idle conn evicted to make room) when there is one.
+type grant struct {
+	c      *conn
+	victim *conn
+	err    error
+}
+
+func (g grant) dial() bool { return g.c == nil && g.err == nil }
+
+// waiter is a caller queued for a conn to one host. It sits in its host's
+// FIFO queue and in the pool-wide queue, in arrival order.
+type waiter struct {
+	hp     *hostPool
+	ch     chan grant // buffered: a grant never blocks the granter
+	queued bool
+	h, g   waitLinks
+}
+
+type waitLinks struct{ prev, next *waiter }
+
+// waitList is an intrusive FIFO of waiters.
+type waitList struct {
+	head, tail *waiter
+	n          int
+}
+
+func (l *waitList) pushBack(w *waiter, lk *waitLinks, get func(*waiter) *waitLinks) {
+	lk.prev, lk.next = l.tail, nil
+	if l.tail != nil {
+		get(l.tail).next = w
+	} else {
+		l.head = w
+	}
+	l.tail = w
+	l.n++
+}
+
+func (l *waitList) remove(w *waiter, get func(*waiter) *waitLinks) {
+	lk := get(w)
+	if lk.prev != nil {
+		get(lk.prev).next = lk.next
+	} else {
+		l.head = lk.next
+	}
+	if lk.next != nil {
+		get(lk.next).prev = lk.prev
+	} else {
+		l.tail = lk.prev
+	}
+	lk.prev, lk.next = nil, nil
+	l.n--
+}
+
+func hostWait(w *waiter) *waitLinks   { return &w.h }
+func globalWait(w *waiter) *waitLinks { return &w.g }
+
+// mayWaitLocked reports, as an error, why a caller that found no free slot
+// may not wait for one.
+func (p *pool) mayWaitLocked(hp *hostPool) error {
+	if p.lim.acquireTimeout < 0 {
+		return ErrTooManyConns
+	}
+	if p.lim.maxPending > 0 && hp.waiters.n >= p.lim.maxPending {
+		return ErrTooManyPending
+	}
+	return nil
+}
+
+func (p *pool) enqueueLocked(hp *hostPool) *waiter {
+	w := &waiter{hp: hp, ch: make(chan grant, 1), queued: true}
+	hp.waiters.pushBack(w, &w.h, hostWait)
+	p.waiters.pushBack(w, &w.g, globalWait)
+	return w
+}
+
+func (p *pool) dequeueLocked(w *waiter) {
+	w.hp.waiters.remove(w, hostWait)
+	p.waiters.remove(w, globalWait)
+	w.queued = false
+}
+
+// dispatchLocked lets waiters, oldest first, dial in slots that are free
+// now. Where MaxTotalConns requires it, an idle conn of another host is
+// evicted: the waiter closes it before dialing, so the new conn never
+// overlaps it.
+func (p *pool) dispatchLocked() {
+	for w := p.waiters.head; w != nil; {
+		next := w.g.next
+		if p.lim.maxTotal > 0 && p.total >= p.lim.maxTotal && p.idle.n == 0 {
+			break // no waiter of any host can dial
+		}
+		if ok, victim := p.roomLocked(w.hp, false); ok {
+			p.reserveLocked(w.hp, victim)
+			p.dequeueLocked(w)
+			w.ch <- grant{victim: victim}
+		}
+		w = next
+	}
+}
+
+// wait blocks until w is granted a conn or the right to dial, or the
+// caller's context ends, or AcquireTimeout passes, or the client closes.
+func (p *pool) wait(ctx context.Context, w *waiter) (grant, error) {
+	var timeout <-chan time.Time
+	if p.lim.acquireTimeout > 0 {
+		t := time.NewTimer(p.lim.acquireTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var err error
+	select {
+	case g := <-w.ch:
+		return g, g.err
+	case <-ctx.Done():
+		err = ctxErr(ctx, "acquire")
+	case <-timeout:
+		err = &TimeoutError{Op: "acquire", Err: ErrTooManyConns}
+	}
+	p.abandon(w)
+	return grant{}, err
+}
+
+// abandon takes a waiter that gave up out of its queues; whatever it was
+// granted in the meantime goes back to the pool.
+func (p *pool) abandon(w *waiter) {
+	p.mu.Lock()
+	if w.queued {
+		p.dequeueLocked(w)
+		p.dropIfEmptyLocked(w.hp)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	g := <-w.ch // granted before we took the lock: the grant is buffered
+	switch {
+	case g.c != nil:
+		p.release(g.c)
+	case g.err == nil:
+		closeOne(g.victim)
+		p.unreserve(w.hp)
+	}
+}

@@ -1,0 +1,122 @@
+// Stats: a snapshot of the pool, in total and per host.
+
+package asynchttp
+
+// HostStats is the state of the connections to one host.
+type HostStats struct {
+	Open    int // Dialing + InUse + Idle
+	Dialing int // being dialed (TCP connect and TLS handshake)
+	InUse   int // carrying a request or its response
+	Idle    int // kept for reuse
+	Waiting int // callers waiting for a connection to this host
+
+	// Counters since the host entered the pool. A host with no connection
+	// and no waiter is dropped, and its counters with it; the totals in
+	// Stats keep counting.
+	Created uint64 // connections dialed successfully
+	Reused  uint64 // requests sent on a connection that had served before
+	Closed  uint64 // connections closed
+}
+
+// Stats is a snapshot of a Client's pool.
+type Stats struct {
+	HostStats                      // totals over all hosts, since New
+	Hosts     map[string]HostStats // keyed by "scheme://host:port"
+	// ClosedBy counts closed connections by reason, since New.
+	ClosedBy map[CloseReason]uint64
+}
+
+// Stats returns a snapshot of the pool. It takes the pool's lock briefly
+// and allocates the maps it returns.
+func (c *Client) Stats() Stats {
+	p := &c.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Stats{
+		Hosts:    make(map[string]HostStats, len(p.hosts)),
+		ClosedBy: make(map[CloseReason]uint64),
+	}
+	for key, hp := range p.hosts {
+		h := HostStats{
+			Open:    hp.open(),
+			Dialing: hp.dialing,
+			InUse:   hp.inUse,
+			Idle:    hp.idle.n,
+			Waiting: hp.waiters.n,
+			Created: hp.created,
+			Reused:  hp.reused,
+			Closed:  hp.closed,
+		}
+		s.Hosts[key] = h
+		s.Dialing += h.Dialing
+		s.InUse += h.InUse
+		s.Idle += h.Idle
+		s.Waiting += h.Waiting
+	}
+	s.Open = p.total
+	s.Created, s.Reused, s.Closed = p.created, p.reused, p.nclosed
+	for r, n := range p.reasons {
+		if n > 0 {
+			s.ClosedBy[CloseReason(r)] = n
+		}
+	}
+	return s
+}
+
+// checkInvariants verifies the pool's accounting: for every host, open =
+// dialing + in use + idle and the idle deque matches its count; the total
+// semaphore equals the sum over hosts; the pool-wide idle list holds each
+// idle conn once. It returns a description of the first breach, or "".
+// Tests call it after every pool test.
+func (p *pool) checkInvariants() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sum, idle := 0, 0
+	for key, hp := range p.hosts {
+		if hp.key != key {
+			return "host " + key + " stored under another key"
+		}
+		if hp.dialing < 0 || hp.inUse < 0 || hp.idle.n < 0 || hp.waiters.n < 0 {
+			return "host " + key + ": negative count"
+		}
+		n := 0
+		for c := hp.idle.head; c != nil; c = c.hlink.next {
+			if c.hp != hp || c.state != stateIdle {
+				return "host " + key + ": foreign or non-idle conn in idle deque"
+			}
+			n++
+		}
+		if n != hp.idle.n {
+			return "host " + key + ": idle deque length differs from its count"
+		}
+		if p.lim.maxPerHost > 0 && hp.open() > p.lim.maxPerHost {
+			return "host " + key + ": over MaxConnsPerHost"
+		}
+		if hp.open() == 0 && hp.waiters.n == 0 {
+			return "host " + key + ": empty host kept in the map"
+		}
+		sum += hp.open()
+		idle += n
+	}
+	if sum != p.total {
+		return "total semaphore differs from the sum over hosts"
+	}
+	if p.lim.maxTotal > 0 && p.total > p.lim.maxTotal {
+		return "over MaxTotalConns"
+	}
+	n := 0
+	for c := p.idle.head; c != nil; c = c.glink.next {
+		n++
+	}
+	if n != idle || n != p.idle.n {
+		return "pool-wide idle list differs from the hosts' idle deques"
+	}
+	w := 0
+	for x := p.waiters.head; x != nil; x = x.g.next {
+		w++
+	}
+	if w != p.waiters.n {
+		return "waiter list length differs from its count"
+	}
+	return ""
+}

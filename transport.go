@@ -1,0 +1,299 @@
+// RoundTrip: the net/http drop-in, with streamed bodies and transparent gzip.
+
+package asynchttp
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// RoundTrip implements http.RoundTripper, so a Client can be the Transport
+// of an http.Client. It honours req.Context() (waiting, dialing, writing and
+// reading, the body included), req.Close, req.Host, streamed request bodies
+// (chunked when req.ContentLength is unknown) and req.GetBody, which makes a
+// body replayable for the one retry described at Do.
+//
+// The caller must read the response body to its end or close it: the
+// connection goes back to the pool at io.EOF, or at Close when at most
+// MaxDrainBytes remain and arrive within DrainTimeout; otherwise Close
+// closes it. Trailers are in resp.Trailer after io.EOF. Unless
+// DisableCompression is set, a request with no Accept-Encoding or Range
+// asks for gzip and the body is decompressed transparently
+// (resp.Uncompressed is then true, as with net/http).
+func (c *Client) RoundTrip(hreq *http.Request) (*http.Response, error) {
+	ctx := hreq.Context()
+	req := AcquireRequest()
+	defer ReleaseRequest(req)
+	gz, err := c.fromHTTP(hreq, req)
+	if err == nil {
+		err = c.begin(req)
+	}
+	if err != nil {
+		closeReqBody(hreq)
+		return nil, err
+	}
+	for retried := false; ; retried = true {
+		cn, err := c.pool.acquire(ctx, req, retried)
+		if err != nil {
+			closeReqBody(hreq)
+			return nil, err
+		}
+		resp := AcquireResponse()
+		ex, err := c.sendAndReadHead(ctx, cn, req, resp)
+		if err != nil {
+			ReleaseResponse(resp)
+			if !retried && c.mayRetry(cn, req, err) {
+				continue
+			}
+			closeReqBody(hreq)
+			return nil, err
+		}
+		return c.toHTTP(ctx, hreq, ex, resp, gz), nil
+	}
+}
+
+func closeReqBody(hreq *http.Request) {
+	if hreq.Body != nil {
+		hreq.Body.Close()
+	}
+}
+
+// fromHTTP fills req from hreq; it reports whether it asked for gzip on the
+// caller's behalf.
+func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error) {
+	u := hreq.URL
+	if u == nil {
+		return false, &RequestError{Field: "URL", Reason: "missing"}
+	}
+	uri := u.Scheme + "://"
+	if u.User != nil {
+		uri += u.User.String() + "@"
+	}
+	req.SetRequestURI(uri + u.Host + u.RequestURI())
+	if hreq.Method != "" {
+		req.SetMethod(hreq.Method)
+	}
+	if hreq.Host != "" && hreq.Host != u.Host {
+		req.SetHost(hreq.Host)
+	}
+	for k, vs := range hreq.Header {
+		if textproto.CanonicalMIMEHeaderKey(k) == "Host" {
+			continue // net/http ignores it too: req.Host rules
+		}
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if hreq.Close {
+		req.SetConnectionClose(true)
+	}
+	if hreq.Body != nil && hreq.Body != http.NoBody {
+		size := hreq.ContentLength
+		if size <= 0 {
+			size = -1
+		}
+		req.SetBodyStream(hreq.Body, size)
+		if hreq.GetBody != nil {
+			req.SetGetBody(hreq.GetBody)
+		}
+	}
+	if !c.cfg.DisableCompression && hreq.Method != http.MethodHead &&
+		hreq.Header.Get("Accept-Encoding") == "" && hreq.Header.Get("Range") == "" {
+		req.Header.Add("Accept-Encoding", "gzip")
+		gz = true
+	}
+	return gz, nil
+}
+
+// toHTTP builds the http.Response of an exchange whose head is in resp.
+func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, ex exchange, resp *Response, gz bool) *http.Response {
+	hr := &http.Response{
+		Status:        strconv.Itoa(resp.StatusCode) + " " + resp.Reason(),
+		StatusCode:    resp.StatusCode,
+		Proto:         "HTTP/1." + strconv.Itoa(resp.ProtoMinor),
+		ProtoMajor:    resp.ProtoMajor,
+		ProtoMinor:    resp.ProtoMinor,
+		Header:        make(http.Header, resp.Header.Len()),
+		ContentLength: resp.ContentLength,
+		Close:         ex.framing.close,
+		Request:       hreq,
+	}
+	if resp.Reason() == "" {
+		hr.Status = strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
+	}
+	resp.Header.VisitAll(func(k, v []byte) {
+		key := textproto.CanonicalMIMEHeaderKey(string(k))
+		hr.Header[key] = append(hr.Header[key], string(v))
+	})
+	if ex.framing.mode == framingChunked {
+		hr.TransferEncoding = []string{"chunked"}
+		hr.Trailer = make(http.Header)
+		for _, v := range hr.Header["Trailer"] {
+			for _, k := range splitList(v) {
+				hr.Trailer[textproto.CanonicalMIMEHeaderKey(k)] = nil
+			}
+		}
+	}
+	if ex.framing.mode == framingNone {
+		c.finish(ctx, ex, true)
+		ReleaseResponse(resp)
+		hr.Body = http.NoBody
+		return hr
+	}
+	b := &respBody{c: c, ctx: ctx, ex: ex, resp: resp, hr: hr}
+	ex.cn.body.reset(ex.cn.br, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
+	hr.Body = b
+	if gz && listHasToken([]byte(hr.Header.Get("Content-Encoding")), "gzip") {
+		hr.Header.Del("Content-Encoding")
+		hr.Header.Del("Content-Length")
+		hr.ContentLength = -1
+		hr.Uncompressed = true
+		hr.Body = &gzipBody{body: b}
+	}
+	return hr
+}
+
+// respBody streams a response body off its conn. Read and Close may be
+// called from different goroutines: a Close during a Read interrupts it.
+type respBody struct {
+	c    *Client
+	ctx  context.Context
+	ex   exchange
+	resp *Response
+	hr   *http.Response
+
+	mu       sync.Mutex
+	reading  bool
+	closed   bool
+	finished bool  // the conn has been released or closed
+	err      error // what Read returns once finished
+}
+
+var errBodyClosed = errors.New("asynchttp: read on closed response body")
+
+func (b *respBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	switch {
+	case b.closed:
+		b.mu.Unlock()
+		return 0, errBodyClosed
+	case b.finished:
+		err := b.err
+		b.mu.Unlock()
+		return 0, err
+	}
+	b.reading = true
+	b.mu.Unlock()
+
+	n, err := b.ex.cn.body.Read(p)
+
+	b.mu.Lock()
+	b.reading = false
+	switch {
+	case err == io.EOF:
+		b.endLocked(true, io.EOF)
+	case err != nil:
+		b.endLocked(false, ioErr(b.ctx, "read body", err))
+		err = b.err
+	case b.closed:
+		// Closed while we read: the conn may carry a past deadline.
+		b.endLocked(false, errBodyClosed)
+	}
+	b.mu.Unlock()
+	return n, err
+}
+
+// endLocked finishes the exchange once: the conn is released when ok.
+func (b *respBody) endLocked(ok bool, err error) {
+	if b.finished {
+		return
+	}
+	b.finished, b.err = true, err
+	if ok {
+		b.resp.Trailer.VisitAll(func(k, v []byte) {
+			key := textproto.CanonicalMIMEHeaderKey(string(k))
+			if b.hr.Trailer == nil {
+				b.hr.Trailer = make(http.Header)
+			}
+			b.hr.Trailer[key] = append(b.hr.Trailer[key], string(v))
+		})
+	}
+	b.c.finish(b.ctx, b.ex, ok)
+	ReleaseResponse(b.resp)
+	b.resp = nil
+}
+
+// Close ends the body. A remainder of at most MaxDrainBytes that arrives
+// within DrainTimeout is read and dropped so the conn can be reused;
+// otherwise the conn is closed.
+func (b *respBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	switch {
+	case b.finished:
+	case b.reading:
+		b.ex.cn.interrupt() // Read fails at once and closes the conn
+	default:
+		cn := b.ex.cn
+		cn.setReadDeadline(time.Now().Add(DrainTimeout))
+		ok := cn.body.discard(MaxDrainBytes)
+		if ok {
+			dl, _ := b.ctx.Deadline()
+			cn.setDeadline(dl)
+		}
+		b.endLocked(ok, errBodyClosed)
+	}
+	return nil
+}
+
+// gzipBody decompresses a body on the fly; the gzip reader is made at the
+// first Read so that a body closed unread costs nothing.
+type gzipBody struct {
+	body *respBody
+	zr   *gzip.Reader
+	err  error
+}
+
+func (g *gzipBody) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	if g.zr == nil {
+		zr, err := gzip.NewReader(g.body)
+		if err != nil {
+			g.err = err
+			return 0, err
+		}
+		g.zr = zr
+	}
+	n, err := g.zr.Read(p)
+	if err != nil {
+		g.err = err
+	}
+	return n, err
+}
+
+func (g *gzipBody) Close() error { return g.body.Close() }
+
+// splitList splits a comma-separated field value, dropping blank elements.
+func splitList(v string) []string {
+	var out []string
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
