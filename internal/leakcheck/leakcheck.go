@@ -2,7 +2,10 @@
 // descriptors behind.
 //
 // A goroutine counts as the library's when any frame of its stack, or the
-// function that started it, is in package github.com/asynchttp/asynchttp.
+// function that started it (its "created by" line), is in package
+// github.com/asynchttp/asynchttp. The "created by" rule catches goroutines
+// the library started that run only other packages' code (go io.Copy(...))
+// or have not run yet.
 // Goroutines running a test, benchmark or fuzz target (their stacks hold
 // testing.tRunner, testing.(*M), testing.runFuzz* or testing.fRunner) and
 // this package's own are ignored. Every check retries for a few seconds

@@ -21,8 +21,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "" {
 		Main(m)
 	}
-	// Only parkedGoroutine counts as the library in the child.
-	os.Exit(run(m, matcher{prefix: selfPrefix + "parkedGoroutine"}, short))
+	// Only goroutines TestLeakyChild starts count as the library's in
+	// the child.
+	os.Exit(run(m, matcher{prefix: selfPrefix + "TestLeakyChild"}, short))
 }
 
 // TestMainReportsLeaks runs TestLeakyChild in a child process and checks
@@ -52,7 +53,7 @@ func TestMainReportsLeaks(t *testing.T) {
 			assert.Equal(t, tt.code, code, stderr.String())
 			if tt.stderr != "" {
 				assert.Contains(t, stderr.String(), tt.stderr)
-				assert.Contains(t, stderr.String(), selfPrefix+"parkedGoroutine")
+				assert.Contains(t, stderr.String(), "created by "+selfPrefix+"TestLeakyChild")
 			} else {
 				assert.NotContains(t, stderr.String(), "leakcheck:")
 			}
@@ -152,7 +153,9 @@ func TestSnapshotGoroutines(t *testing.T) {
 	snap.check(&tb, selfMatcher, short)
 	require.Len(t, tb.errors, 1, "parked goroutine must be reported")
 	assert.Contains(t, tb.errors[0], "1 library goroutine(s) leaked")
-	assert.Contains(t, tb.errors[0], selfPrefix+"parkedGoroutine")
+	// A goroutine yet to run shows only a wrapper frame and the
+	// "created by" line; both name the test.
+	assert.Contains(t, tb.errors[0], "created by "+selfPrefix+"TestSnapshotGoroutines")
 
 	// A later snapshot knows the goroutine already.
 	tb = fakeTB{}
@@ -173,7 +176,7 @@ func TestWaitGoroutines(t *testing.T) {
 
 	gs := waitGoroutines(selfMatcher, nil, short)
 	require.Len(t, gs, 1)
-	assert.Contains(t, gs[0].stack, "parkedGoroutine")
+	assert.Equal(t, selfPrefix+"TestWaitGoroutines", gs[0].createdBy)
 
 	close(release)
 	<-exited

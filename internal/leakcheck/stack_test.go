@@ -13,7 +13,8 @@ import (
 // cannedDump imitates runtime.Stack(buf, true): a test goroutine, the main
 // test goroutine, a library reaper, a goroutine the library started with
 // no frame of its own, a server conn goroutine outside the library, a
-// goroutine of an external test package and one of a subpackage.
+// goroutine of an external test package, a library goroutine yet to run
+// and one of a subpackage.
 const cannedDump = `goroutine 21 [running]:
 github.com/asynchttp/asynchttp/internal/leakcheck.allStacks()
 	/src/internal/leakcheck/stack.go:50 +0x45
@@ -68,6 +69,14 @@ github.com/asynchttp/asynchttp_test.TestExternal.func1()
 created by github.com/asynchttp/asynchttp_test.TestExternal in goroutine 21
 	/src/external_test.go:19 +0x5a
 
+goroutine 39 [runnable]:
+github.com/asynchttp/asynchttp.New.gowrap1()
+	/src/client.go:41
+runtime.goexit({})
+	/usr/local/go/src/runtime/asm_amd64.s:1771 +0x1
+created by github.com/asynchttp/asynchttp.New in goroutine 21
+	/src/client.go:41 +0xe5
+
 goroutine 38 [semacquire]:
 sync.runtime_SemacquireWaitGroup(0xc0001b6018?, 0x0?)
 	/usr/local/go/src/runtime/sema.go:114 +0x2e
@@ -82,16 +91,16 @@ not a goroutine block
 
 func TestParseStacks(t *testing.T) {
 	gs := parseStacks([]byte(cannedDump))
-	require.Len(t, gs, 7)
+	require.Len(t, gs, 8)
 
 	ids := make([]uint64, len(gs))
 	states := make([]string, len(gs))
 	for i, g := range gs {
 		ids[i], states[i] = g.id, g.state
 	}
-	assert.Equal(t, []uint64{21, 1, 34, 35, 36, 37, 38}, ids)
+	assert.Equal(t, []uint64{21, 1, 34, 35, 36, 37, 39, 38}, ids)
 	assert.Equal(t, []string{"running", "chan receive", "select, 2 minutes", "IO wait",
-		"IO wait, locked to thread", "chan send", "semacquire"}, states)
+		"IO wait, locked to thread", "chan send", "runnable", "semacquire"}, states)
 
 	reaper := gs[2]
 	assert.Equal(t, []string{"github.com/asynchttp/asynchttp.(*Client).reapIdle(0xc0001a2000)"}, reaper.funcs)
@@ -101,7 +110,7 @@ func TestParseStacks(t *testing.T) {
 
 	assert.Empty(t, gs[1].createdBy)
 	assert.Len(t, gs[1].funcs, 8)
-	assert.Len(t, gs[6].funcs, 2, "elision note is not a frame")
+	assert.Len(t, gs[7].funcs, 2, "elision note is not a frame")
 }
 
 func TestParseHeader(t *testing.T) {
@@ -148,6 +157,7 @@ func TestMatcherOwns(t *testing.T) {
 		{"net/http conn", libMatcher, 36, false},
 		{"external test package", libMatcher, 37, false},
 		{"subpackage", libMatcher, 38, false},
+		{"started by the library, not yet running", libMatcher, 39, true},
 		{"external test package, own prefix", matcher{prefix: "github.com/asynchttp/asynchttp_test."}, 37, true},
 		{"subpackage, own prefix", matcher{prefix: "github.com/asynchttp/asynchttp/internal/testserver."}, 38, true},
 		{"no ignores", matcher{prefix: libraryPrefix}, 21, true},
@@ -164,11 +174,12 @@ func TestMatcherLeaked(t *testing.T) {
 	gs := parseStacks([]byte(cannedDump))
 
 	leaked := libMatcher.leaked(gs, nil)
-	require.Len(t, leaked, 2)
+	require.Len(t, leaked, 3)
 	assert.Equal(t, uint64(34), leaked[0].id)
 	assert.Equal(t, uint64(35), leaked[1].id)
+	assert.Equal(t, uint64(39), leaked[2].id)
 
-	leaked = libMatcher.leaked(gs, map[uint64]bool{34: true})
+	leaked = libMatcher.leaked(gs, map[uint64]bool{34: true, 39: true})
 	require.Len(t, leaked, 1)
 	assert.Equal(t, uint64(35), leaked[0].id)
 
