@@ -299,8 +299,17 @@ func parseChunkSize(line []byte) (int64, error) {
 	return n, nil
 }
 
-// readTrailer reads trailer fields up to the empty line.
-func (b *bodyReader) readTrailer() error {
+// readTrailer reads trailer fields up to the empty line. On error the
+// trailer is left as it was.
+func (b *bodyReader) readTrailer() (err error) {
+	if t := b.trailer; t != nil {
+		nb, nf := len(t.buf), len(t.fields)
+		defer func() {
+			if err != nil {
+				t.buf, t.fields = t.buf[:nb], t.fields[:nf]
+			}
+		}()
+	}
 	used := 0
 	for {
 		line, k, err := readLine(b.br, &b.scratch, maxTrailerBytes-used)

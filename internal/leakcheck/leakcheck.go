@@ -6,6 +6,7 @@
 // github.com/asynchttp/asynchttp. The "created by" rule catches goroutines
 // the library started that run only other packages' code (go io.Copy(...))
 // or have not run yet.
+//
 // Goroutines running a test, benchmark or fuzz target (their stacks hold
 // testing.tRunner, testing.(*M), testing.runFuzz* or testing.fRunner) and
 // this package's own are ignored. Every check retries for a few seconds
@@ -85,7 +86,9 @@ func Take() Snapshot {
 // Check waits up to a few seconds until no more descriptors are open than
 // at Take and no library goroutine started since Take is alive. Otherwise
 // it fails t, listing the new goroutines' stacks and the descriptors not
-// open at Take. It does not stop t, so it may run in t.Cleanup:
+// open at Take. A descriptor dropped without Close may be closed by its
+// finalizer while Check polls (polling allocates, so the GC runs), which
+// hides that leak. Check does not stop t, so it may run in t.Cleanup:
 //
 //	snap := leakcheck.Take()
 //	t.Cleanup(func() { snap.Check(t) }) // before other cleanups: it runs last
