@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"slices"
 )
 
 // maxChunkLine bounds a chunk-size line with its extensions.
@@ -165,10 +164,10 @@ func (b *bodyReader) appendTo(dst []byte) ([]byte, error) {
 			// Grow once to the declared length, but do not trust a huge
 			// declaration before the bytes arrive.
 			if need := int(min(b.left, maxPrealloc)); cap(dst)-len(dst) < need {
-				dst = slices.Grow(dst, need)
+				dst = grow(dst, need)
 			}
 		} else if cap(dst)-len(dst) < 512 {
-			dst = slices.Grow(dst, max(4096, len(dst)))
+			dst = grow(dst, max(4096, len(dst)))
 		}
 		k, err := b.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+k]
@@ -179,6 +178,13 @@ func (b *bodyReader) appendTo(dst []byte) ([]byte, error) {
 			return dst, err
 		}
 	}
+}
+
+// grow returns dst with room for at least n more bytes, in one allocation.
+func grow(dst []byte, n int) []byte {
+	g := make([]byte, len(dst), len(dst)+n)
+	copy(g, dst)
+	return g
 }
 
 // maxPrealloc caps the buffer grown ahead of a Content-Length body.
