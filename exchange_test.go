@@ -387,3 +387,20 @@ func TestDialFailureFreesTheSlot(t *testing.T) {
 	assert.Zero(t, st.Open)
 	assert.Zero(t, asynchttp.HostCount(c))
 }
+
+func TestDialTimeout(t *testing.T) {
+	c := newClient(t, asynchttp.Config{
+		DialTimeout: 30 * time.Millisecond,
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			<-ctx.Done() // a peer that never answers the SYN
+			return nil, ctx.Err()
+		},
+	})
+	_, _, err := get(testCtx(t), c, "GET", "http://127.0.0.1:1/")
+	var te *asynchttp.TimeoutError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "dial", te.Op)
+	assert.True(t, te.Timeout())
+	assert.NotErrorIs(t, err, context.Canceled)
+	assert.Zero(t, c.Stats().Open)
+}
