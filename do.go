@@ -22,7 +22,8 @@ import (
 // idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, or it carries an
 // Idempotency-Key field) and its body can be replayed; nothing else is
 // retried.
-func (c *Client) Do(ctx context.Context, req *Request, resp *Response) error {
+func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err error) {
+	defer closeUnsent(req, &err)
 	if err := c.begin(req); err != nil {
 		return err
 	}
@@ -45,6 +46,15 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) error {
 		}
 		c.finish(ctx, ex, err == nil)
 		return err
+	}
+}
+
+// closeUnsent closes req's body stream when the call failed before
+// writeBody took charge of it: a stream given to the client is always
+// closed.
+func closeUnsent(req *Request, err *error) {
+	if *err != nil && !req.bodyUsed {
+		req.closeBodyStream()
 	}
 }
 
@@ -173,11 +183,25 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 		// The watch may be setting a deadline right now: the conn is not
 		// safe to hand to anyone else.
 		c.pool.closeConn(ex.cn, CloseCanceled)
-	case ex.framing.close || !ex.cn.body.done():
+	case ex.framing.close || (ex.framing.mode != framingNone && !ex.cn.body.done()):
 		c.pool.closeConn(ex.cn, CloseNotReusable)
 	default:
 		c.pool.release(ex.cn)
 	}
+}
+
+// drain reads and drops the rest of ex's body, at most MaxDrainBytes
+// within DrainTimeout, and reports whether the body then ended cleanly, so
+// that the conn may be reused.
+func drain(ctx context.Context, ex exchange) bool {
+	cn := ex.cn
+	cn.setReadDeadline(time.Now().Add(DrainTimeout))
+	ok := cn.body.discard(MaxDrainBytes)
+	if ok {
+		dl, _ := ctx.Deadline()
+		cn.setDeadline(dl)
+	}
+	return ok
 }
 
 // connClosedError is a write or read that failed before any response

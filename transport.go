@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 )
 
 // RoundTrip implements http.RoundTripper, so a Client can be the Transport
@@ -28,22 +27,24 @@ import (
 // DisableCompression is set, a request with no Accept-Encoding or Range
 // asks for gzip and the body is decompressed transparently
 // (resp.Uncompressed is then true, as with net/http).
-func (c *Client) RoundTrip(hreq *http.Request) (*http.Response, error) {
+func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 	ctx := hreq.Context()
 	req := AcquireRequest()
 	defer ReleaseRequest(req)
 	gz, err := c.fromHTTP(hreq, req)
-	if err == nil {
-		err = c.begin(req)
-	}
 	if err != nil {
-		closeReqBody(hreq)
+		if hreq.Body != nil {
+			hreq.Body.Close() // RoundTrip always closes the body
+		}
+		return nil, err
+	}
+	defer closeUnsent(req, &err)
+	if err := c.begin(req); err != nil {
 		return nil, err
 	}
 	for retried := false; ; retried = true {
 		cn, err := c.pool.acquire(ctx, req, retried)
 		if err != nil {
-			closeReqBody(hreq)
 			return nil, err
 		}
 		resp := AcquireResponse()
@@ -53,16 +54,9 @@ func (c *Client) RoundTrip(hreq *http.Request) (*http.Response, error) {
 			if !retried && c.mayRetry(cn, req, err) {
 				continue
 			}
-			closeReqBody(hreq)
 			return nil, err
 		}
 		return c.toHTTP(ctx, hreq, ex, resp, gz), nil
-	}
-}
-
-func closeReqBody(hreq *http.Request) {
-	if hreq.Body != nil {
-		hreq.Body.Close()
 	}
 }
 
@@ -246,14 +240,7 @@ func (b *respBody) Close() error {
 	case b.reading:
 		b.ex.cn.interrupt() // Read fails at once and closes the conn
 	default:
-		cn := b.ex.cn
-		cn.setReadDeadline(time.Now().Add(DrainTimeout))
-		ok := cn.body.discard(MaxDrainBytes)
-		if ok {
-			dl, _ := b.ctx.Deadline()
-			cn.setDeadline(dl)
-		}
-		b.endLocked(ok, errBodyClosed)
+		b.endLocked(drain(b.ctx, b.ex), errBodyClosed)
 	}
 	return nil
 }

@@ -310,3 +310,34 @@ func TestRoundTripCloseUnblocksRead(t *testing.T) {
 	}
 	eventually(t, "conn closed", func() bool { return c.Stats().Open == 0 })
 }
+
+func TestRoundTripBodilessResponsesKeepTheConn(t *testing.T) {
+	c := newClient(t, asynchttp.Config{})
+	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/204":
+			w.WriteHeader(204)
+		case "/304":
+			w.WriteHeader(304)
+		default:
+			io.WriteString(w, "body")
+		}
+	}))
+	hc := &http.Client{Transport: c}
+	ctx := testCtx(t)
+	for _, tt := range []struct{ method, path string }{{"HEAD", "/"}, {"GET", "/204"}, {"GET", "/304"}, {"GET", "/"}} {
+		req, err := http.NewRequestWithContext(ctx, tt.method, srv.URL()+tt.path, nil)
+		require.NoError(t, err)
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		resp.Body.Close()
+		if tt.path == "/" && tt.method == "GET" {
+			assert.Equal(t, "body", string(b))
+		} else {
+			assert.Empty(t, b)
+		}
+	}
+	assert.Equal(t, 1, srv.Accepted())
+}

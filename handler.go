@@ -1,0 +1,165 @@
+// Streaming handlers: ExecuteHandler passes a response to a Handler part by
+// part, without buffering its body.
+
+package asynchttp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"runtime/debug"
+	"sync"
+)
+
+// Action is what a Handler callback tells the client to do next.
+type Action int
+
+const (
+	// Continue goes on with the response.
+	Continue Action = iota
+	// Abort stops reading the response: the exchange ends with ErrAborted.
+	// The connection is drained and reused when at most MaxDrainBytes of
+	// the body remain (arriving within DrainTimeout), and closed otherwise.
+	Abort
+)
+
+// ErrAborted is the error of an exchange a Handler aborted.
+var ErrAborted = errors.New("asynchttp: aborted by handler")
+
+// Handler receives a response as it arrives, in the spirit of
+// AsyncHttpClient's AsyncHandler. Its methods are called from one goroutine
+// at a time, in this order: OnStatus, OnHeaders, OnBodyPart (zero or more
+// times), then exactly one of OnComplete or OnError — unless a callback
+// returned Abort, after which nothing more is called.
+//
+// A panic in any method is recovered: the connection is closed and the
+// Future fails with a *PanicError (OnError is not called for it).
+type Handler interface {
+	// OnStatus sees the status line: resp.StatusCode, ProtoMajor,
+	// ProtoMinor and Reason.
+	OnStatus(resp *Response) Action
+	// OnHeaders sees resp.Header (and resp.ContentLength).
+	OnHeaders(resp *Response) Action
+	// OnBodyPart sees the next part of the body. part is only valid during
+	// the call: copy what you keep.
+	OnBodyPart(part []byte) Action
+	// OnComplete is called once the body was read to its end; resp.Trailer
+	// holds the trailers. resp.Body() is empty: nothing was buffered.
+	OnComplete(resp *Response)
+	// OnError is called when the exchange fails: no connection, a network
+	// or protocol error, a limit, or the context or the Future canceled.
+	OnError(err error)
+}
+
+// ExecuteHandler starts req like Execute, but streams the response to h
+// instead of buffering it. Streamed bodies are bounded by
+// MaxResponseBodyBytes only when it is positive. The Future's Response
+// holds the status, header and trailers (no body) and is the caller's, as
+// with Execute; on error, or after Abort, Wait returns it (with ErrAborted
+// or the error) when a response head was read, else nil.
+func (c *Client) ExecuteHandler(ctx context.Context, req *Request, h Handler) *Future {
+	f, cctx := newFuture(ctx)
+	go func() {
+		resp := AcquireResponse()
+		headRead, err := c.doHandler(cctx, req, resp, h)
+		if !headRead {
+			ReleaseResponse(resp)
+			resp = nil
+		}
+		f.settle(resp, err)
+	}()
+	return f
+}
+
+var partPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// doHandler runs one exchange for a Handler. It reports whether a response
+// head was read into resp.
+func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h Handler) (headRead bool, err error) {
+	defer closeUnsent(req, &err)
+	if err := c.begin(req); err != nil {
+		return false, c.report(h, err)
+	}
+	var ex exchange
+	for retried := false; ; retried = true {
+		cn, err := c.pool.acquire(ctx, req, retried)
+		if err != nil {
+			return false, c.report(h, err)
+		}
+		ex, err = c.sendAndReadHead(ctx, cn, req, resp)
+		if err == nil {
+			break
+		}
+		if !retried && c.mayRetry(cn, req, err) {
+			continue
+		}
+		return false, c.report(h, err)
+	}
+
+	// From here on the exchange is ours to end: released, drained or closed.
+	ended := false
+	defer func() {
+		if v := recover(); v != nil {
+			if !ended {
+				c.finish(ctx, ex, false)
+			}
+			headRead, err = true, &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	if h.OnStatus(resp) == Abort || h.OnHeaders(resp) == Abort {
+		ended = true
+		c.abandon(ctx, ex)
+		return true, ErrAborted
+	}
+	if ex.framing.mode != framingNone {
+		ex.cn.body.reset(ex.cn.br, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
+		bp := partPool.Get().(*[]byte)
+		defer partPool.Put(bp)
+		for {
+			n, rerr := ex.cn.body.Read(*bp)
+			if n > 0 && h.OnBodyPart((*bp)[:n]) == Abort {
+				ended = true
+				if rerr == io.EOF {
+					c.finish(ctx, ex, true)
+				} else {
+					c.abandon(ctx, ex)
+				}
+				return true, ErrAborted
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				ended = true
+				c.finish(ctx, ex, false)
+				return true, c.report(h, ioErr(ctx, "read body", rerr))
+			}
+		}
+	}
+	ended = true
+	c.finish(ctx, ex, true)
+	h.OnComplete(resp)
+	return true, nil
+}
+
+// abandon ends an exchange whose rest is not wanted: drained when short,
+// else closed.
+func (c *Client) abandon(ctx context.Context, ex exchange) {
+	if ex.framing.mode == framingNone {
+		c.finish(ctx, ex, true)
+		return
+	}
+	c.finish(ctx, ex, drain(ctx, ex))
+}
+
+// report passes err to h.OnError and returns it; a panic in OnError
+// becomes the error instead.
+func (c *Client) report(h Handler, err error) (out error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	h.OnError(err)
+	return err
+}
