@@ -2,12 +2,17 @@ package asynchttp_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/asynchttp/asynchttp"
 )
@@ -110,4 +115,117 @@ func ExampleConfig_perHostCap() {
 	// Output:
 	// most connections open at once: 2
 	// connections the pool created: true
+}
+
+// Fan out 100 requests, then wait for all of them.
+func ExampleClient_Execute() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.URL.Path)
+	}))
+	defer srv.Close()
+	c := asynchttp.New(asynchttp.Config{MaxConnsPerHost: 8})
+	defer c.Close()
+
+	ctx := context.Background()
+	futures := make([]*asynchttp.Future, 100)
+	for i := range futures {
+		req := asynchttp.AcquireRequest() // owned by the future until it is done
+		req.SetRequestURI(fmt.Sprintf("%s/%d", srv.URL, i))
+		futures[i] = c.Execute(ctx, req)
+		futures[i].OnComplete(func(*asynchttp.Response, error) { asynchttp.ReleaseRequest(req) })
+	}
+	total := 0
+	for _, f := range futures {
+		resp, err := f.Wait()
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		total += len(resp.Body())
+		asynchttp.ReleaseResponse(resp)
+	}
+	fmt.Println("bytes received:", total, "connections:", c.Stats().Created <= 8)
+	// Output: bytes received: 290 connections: true
+}
+
+// Wait for a response, but no longer than a deadline of your own.
+func ExampleFuture_Done() {
+	slow := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-slow
+	}))
+	defer srv.Close()
+	defer close(slow)
+	c := asynchttp.New(asynchttp.Config{})
+	defer c.Close()
+
+	req := asynchttp.AcquireRequest()
+	req.SetRequestURI(srv.URL)
+	f := c.Execute(context.Background(), req)
+	select {
+	case <-f.Done():
+		fmt.Println("answered")
+	case <-time.After(50 * time.Millisecond):
+		f.Cancel()
+		_, err := f.Wait()
+		fmt.Println("gave up:", errors.Is(err, context.Canceled))
+	}
+	asynchttp.ReleaseRequest(req) // the future is done: req is ours again
+	// Output: gave up: true
+}
+
+// sniffer hashes a body as it streams in, and aborts (closing or draining
+// the connection) as soon as the headers show it is not what we want.
+type sniffer struct {
+	h    hash.Hash
+	sum  string
+	skip bool
+}
+
+func (s *sniffer) OnStatus(r *asynchttp.Response) asynchttp.Action { return asynchttp.Continue }
+func (s *sniffer) OnHeaders(r *asynchttp.Response) asynchttp.Action {
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		s.skip = true
+		return asynchttp.Abort
+	}
+	s.h = sha256.New()
+	return asynchttp.Continue
+}
+func (s *sniffer) OnBodyPart(p []byte) asynchttp.Action { s.h.Write(p); return asynchttp.Continue }
+func (s *sniffer) OnComplete(r *asynchttp.Response)     { s.sum = fmt.Sprintf("%x", s.h.Sum(nil))[:12] }
+func (s *sniffer) OnError(err error)                    { fmt.Println("error:", err) }
+
+func ExampleClient_ExecuteHandler() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/doc.pdf" {
+			w.Header().Set("Content-Type", "application/pdf")
+			w.Write(make([]byte, 50<<20)) // never read: the handler aborts
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<html>hello</html>")
+	}))
+	defer srv.Close()
+	c := asynchttp.New(asynchttp.Config{})
+	defer c.Close()
+
+	for _, path := range []string{"/index.html", "/doc.pdf"} {
+		req := asynchttp.AcquireRequest()
+		req.SetRequestURI(srv.URL + path)
+		s := &sniffer{}
+		resp, err := c.ExecuteHandler(context.Background(), req, s).Wait()
+		switch {
+		case s.skip:
+			fmt.Println(path, "skipped:", errors.Is(err, asynchttp.ErrAborted))
+		case err == nil:
+			fmt.Println(path, "sha256", s.sum)
+		}
+		if resp != nil {
+			asynchttp.ReleaseResponse(resp)
+		}
+		asynchttp.ReleaseRequest(req)
+	}
+	// Output:
+	// /index.html sha256 7e537e903df5
+	// /doc.pdf skipped: true
 }

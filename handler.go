@@ -106,13 +106,13 @@ func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h 
 			headRead, err = true, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
+	ex.cn.body.reset(ex.cn.br, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
 	if h.OnStatus(resp) == Abort || h.OnHeaders(resp) == Abort {
 		ended = true
 		c.abandon(ctx, ex)
 		return true, ErrAborted
 	}
 	if ex.framing.mode != framingNone {
-		ex.cn.body.reset(ex.cn.br, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
 		bp := partPool.Get().(*[]byte)
 		defer partPool.Put(bp)
 		for {

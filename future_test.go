@@ -1,0 +1,423 @@
+// Futures, handlers and fan-out: every method, cancellation in each phase,
+// aborts in each callback, and panics in user code.
+
+package asynchttp_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynchttp/asynchttp"
+	"github.com/asynchttp/asynchttp/internal/testserver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newReq(url string) *asynchttp.Request {
+	req := asynchttp.AcquireRequest()
+	req.SetRequestURI(url)
+	return req
+}
+
+func waitFuture(t *testing.T, f *asynchttp.Future) (*asynchttp.Response, error) {
+	t.Helper()
+	select {
+	case <-f.Done():
+		return f.Wait()
+	case <-time.After(10 * time.Second):
+		t.Fatal("future not done")
+		return nil, nil
+	}
+}
+
+func TestFutureWaitDoneAndCallbacks(t *testing.T) {
+	c := newClient(t, asynchttp.Config{})
+	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
+	req := newReq(srv.URL())
+	defer asynchttp.ReleaseRequest(req)
+
+	var calls atomic.Int32
+	f := c.Execute(testCtx(t), req)
+	f.OnComplete(func(r *asynchttp.Response, err error) {
+		assert.NoError(t, err)
+		assert.Equal(t, "ok", string(r.Body()))
+		calls.Add(1)
+	})
+	resp, err := waitFuture(t, f)
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "ok", string(resp.Body()))
+	resp2, err2 := f.Wait() // again: same outcome
+	assert.Same(t, resp, resp2)
+	assert.NoError(t, err2)
+
+	// Registered after completion: runs at once, in this goroutine.
+	ran := false
+	f.OnComplete(func(r *asynchttp.Response, err error) { ran = true; calls.Add(1) })
+	assert.True(t, ran)
+	eventually(t, "both callbacks ran once", func() bool { return calls.Load() == 2 })
+	f.Cancel() // after completion: nothing happens
+	_, err = f.Wait()
+	assert.NoError(t, err)
+	asynchttp.ReleaseResponse(resp)
+}
+
+func TestFutureCallbackPanicIsContained(t *testing.T) {
+	c := newClient(t, asynchttp.Config{})
+	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
+	req := newReq(srv.URL())
+	defer asynchttp.ReleaseRequest(req)
+	f := c.Execute(testCtx(t), req)
+	var second atomic.Bool
+	f.OnComplete(func(*asynchttp.Response, error) { panic("boom") })
+	f.OnComplete(func(*asynchttp.Response, error) { second.Store(true) })
+	resp, err := waitFuture(t, f)
+	require.NoError(t, err)
+	eventually(t, "panic recorded", func() bool { return len(f.CallbackPanics()) == 1 })
+	assert.True(t, second.Load(), "later callbacks still run")
+	var pe *asynchttp.PanicError
+	require.ErrorAs(t, f.CallbackPanics()[0], &pe)
+	assert.Equal(t, "boom", pe.Value)
+	asynchttp.ReleaseResponse(resp)
+	// The client is unharmed.
+	_, _, err = get(testCtx(t), c, "GET", srv.URL())
+	require.NoError(t, err)
+}
+
+// TestFutureCancelInEachPhase cancels a future while it waits for a slot,
+// dials, writes its body and reads the response.
+func TestFutureCancelInEachPhase(t *testing.T) {
+	for _, phase := range []string{"waiting", "dialing", "writing", "reading"} {
+		t.Run(phase, func(t *testing.T) {
+			entered := make(chan struct{}, 1)
+			signal := func() {
+				select {
+				case entered <- struct{}{}:
+				default:
+				}
+			}
+			cfg := asynchttp.Config{}
+			var holdDone chan struct{}
+			if phase == "dialing" {
+				cfg.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+					signal()
+					<-ctx.Done()
+					return nil, ctx.Err()
+				}
+			}
+			if phase == "waiting" {
+				cfg.MaxConnsPerHost = 1
+			}
+			c := newClient(t, cfg)
+			srv := testserver.NewScripted(t, func(nc net.Conn) {
+				br := bufio.NewReader(nc)
+				switch phase {
+				case "writing":
+					signal()
+					nc.Read(make([]byte, 1)) // read one byte, then never again
+					io.Copy(io.Discard, nc)  // until the client hangs up
+					return
+				case "reading":
+					testserver.ReadRequest(br)
+					signal()
+				case "waiting":
+					testserver.ReadRequest(br)
+					<-holdDone
+				}
+				nc.Read(make([]byte, 1))
+			})
+			ctx := testCtx(t)
+			if phase == "waiting" {
+				holdDone = make(chan struct{})
+				defer close(holdDone)
+				holder := newReq(srv.URL() + "/hold")
+				defer asynchttp.ReleaseRequest(holder)
+				hf := c.Execute(ctx, holder)
+				defer func() { hf.Cancel(); waitFuture(t, hf) }()
+				eventually(t, "holder in flight", func() bool { return c.Stats().InUse == 1 })
+			}
+			req := newReq(srv.URL())
+			defer asynchttp.ReleaseRequest(req)
+			if phase == "writing" {
+				req.SetMethod("POST")
+				req.SetBody(make([]byte, 64<<20)) // far more than socket buffers hold
+			}
+			f := c.Execute(ctx, req)
+			switch phase {
+			case "waiting":
+				eventually(t, "queued", func() bool { return c.Stats().Waiting == 1 })
+			default:
+				select {
+				case <-entered:
+				case <-time.After(10 * time.Second):
+					t.Fatal("phase not reached")
+				}
+			}
+			f.Cancel()
+			resp, err := waitFuture(t, f)
+			assert.Nil(t, resp)
+			require.ErrorIs(t, err, context.Canceled)
+			st := c.Stats()
+			assert.Zero(t, st.Waiting)
+			if phase != "waiting" {
+				assert.Zero(t, st.Open, "the conn cut mid-exchange is closed")
+			}
+			assert.Empty(t, asynchttp.CheckInvariants(c))
+		})
+	}
+}
+
+// hashHandler streams a body into a hash; it can abort at any callback.
+type hashHandler struct {
+	abortAt  string // "status", "headers", "body" or ""
+	wantType string // abort at headers when Content-Type differs
+	panicAt  string
+	h        hash.Hash
+	parts    int
+	complete bool
+	err      error
+}
+
+func (h *hashHandler) OnStatus(r *asynchttp.Response) asynchttp.Action {
+	if h.panicAt == "status" {
+		panic("status")
+	}
+	if h.abortAt == "status" {
+		return asynchttp.Abort
+	}
+	return asynchttp.Continue
+}
+
+func (h *hashHandler) OnHeaders(r *asynchttp.Response) asynchttp.Action {
+	if h.panicAt == "headers" {
+		panic("headers")
+	}
+	if h.abortAt == "headers" || (h.wantType != "" && !strings.HasPrefix(r.Header.Get("Content-Type"), h.wantType)) {
+		return asynchttp.Abort
+	}
+	h.h = sha256.New()
+	return asynchttp.Continue
+}
+
+func (h *hashHandler) OnBodyPart(p []byte) asynchttp.Action {
+	if h.panicAt == "body" {
+		panic("body")
+	}
+	h.parts++
+	h.h.Write(p)
+	if h.abortAt == "body" {
+		return asynchttp.Abort
+	}
+	return asynchttp.Continue
+}
+
+func (h *hashHandler) OnComplete(r *asynchttp.Response) {
+	if h.panicAt == "complete" {
+		panic("complete")
+	}
+	h.complete = true
+}
+func (h *hashHandler) OnError(err error) { h.err = err }
+
+func TestHandlerStreamsAndAborts(t *testing.T) {
+	big := strings.Repeat("x", 4<<20)
+	small := strings.Repeat("y", 1000)
+	for _, tt := range []struct {
+		name     string
+		path     string
+		hh       hashHandler
+		err      error
+		panicked bool
+		reused   bool // the next request to the host reuses the conn
+	}{
+		{name: "complete", path: "/big", reused: true},
+		{name: "abort at status, small body drained", path: "/small", hh: hashHandler{abortAt: "status"}, err: asynchttp.ErrAborted, reused: true},
+		{name: "abort at headers, big body closes", path: "/big", hh: hashHandler{abortAt: "headers"}, err: asynchttp.ErrAborted, reused: false},
+		{name: "wrong content type", path: "/big", hh: hashHandler{wantType: "text/html"}, err: asynchttp.ErrAborted, reused: false},
+		{name: "abort in body", path: "/big", hh: hashHandler{abortAt: "body"}, err: asynchttp.ErrAborted, reused: false},
+		{name: "panic at status", path: "/small", hh: hashHandler{panicAt: "status"}, panicked: true},
+		{name: "panic in body", path: "/big", hh: hashHandler{panicAt: "body"}, panicked: true},
+		{name: "panic at complete", path: "/small", hh: hashHandler{panicAt: "complete"}, panicked: true, reused: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, asynchttp.Config{})
+			srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/pdf")
+				switch r.URL.Path {
+				case "/big":
+					io.WriteString(w, big)
+				case "/small":
+					io.WriteString(w, small)
+				default:
+					io.WriteString(w, "next")
+				}
+			}))
+			req := newReq(srv.URL() + tt.path)
+			defer asynchttp.ReleaseRequest(req)
+			h := tt.hh
+			f := c.ExecuteHandler(testCtx(t), req, &h)
+			resp, err := waitFuture(t, f)
+			switch {
+			case tt.panicked:
+				var pe *asynchttp.PanicError
+				require.ErrorAs(t, err, &pe)
+				assert.Equal(t, tt.hh.panicAt, pe.Value)
+				assert.NoError(t, h.err, "OnError is not called for a panic")
+			case tt.err != nil:
+				require.ErrorIs(t, err, tt.err)
+				assert.False(t, h.complete)
+			default:
+				require.NoError(t, err)
+				assert.True(t, h.complete)
+				assert.Equal(t, sha256.Sum256([]byte(big)), [32]byte(h.h.Sum(nil)))
+				assert.Greater(t, h.parts, 1, "streamed in parts")
+				assert.Empty(t, resp.Body(), "nothing buffered")
+			}
+			if resp != nil {
+				assert.Equal(t, 200, resp.StatusCode)
+				asynchttp.ReleaseResponse(resp)
+			}
+			_, body, err := get(testCtx(t), c, "GET", srv.URL()+"/next")
+			require.NoError(t, err, "the host still works")
+			assert.Equal(t, "next", body)
+			if tt.reused {
+				assert.Equal(t, 1, srv.Accepted())
+			} else {
+				assert.Equal(t, 2, srv.Accepted())
+			}
+		})
+	}
+}
+
+func TestHandlerOnError(t *testing.T) {
+	c := newClient(t, asynchttp.Config{})
+	srv := testserver.NewScripted(t, func(nc net.Conn) {
+		testserver.ReadRequest(bufio.NewReader(nc))
+		io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut short")
+	})
+	req := newReq(srv.URL())
+	defer asynchttp.ReleaseRequest(req)
+	var h hashHandler
+	_, err := waitFuture(t, c.ExecuteHandler(testCtx(t), req, &h))
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.Equal(t, err, h.err)
+	assert.False(t, h.complete)
+}
+
+func TestWaitAllAndWaitAllOrCancel(t *testing.T) {
+	c := newClient(t, asynchttp.Config{})
+	release := make(chan struct{})
+	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/fail":
+			w.WriteHeader(500)
+			panic(http.ErrAbortHandler) // hang up: the client sees an error
+		case "/slow":
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer close(release)
+	ctx := testCtx(t)
+
+	var reqs []*asynchttp.Request
+	start := func(path string) *asynchttp.Future {
+		req := newReq(srv.URL() + path)
+		reqs = append(reqs, req)
+		return c.Execute(ctx, req)
+	}
+	defer func() {
+		for _, r := range reqs {
+			asynchttp.ReleaseRequest(r)
+		}
+	}()
+
+	fs := []*asynchttp.Future{start("/a"), start("/b"), start("/c")}
+	res := asynchttp.WaitAll(fs...)
+	require.Len(t, res, 3)
+	for _, r := range res {
+		require.NoError(t, r.Err)
+		assert.Equal(t, "ok", string(r.Response.Body()))
+		asynchttp.ReleaseResponse(r.Response)
+	}
+
+	fs = []*asynchttp.Future{start("/slow"), start("/fail"), start("/slow")}
+	err := asynchttp.WaitAllOrCancel(fs...)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, context.Canceled, "the first error, not the cancellations it caused")
+	for _, i := range []int{0, 2} {
+		_, err := fs[i].Wait()
+		require.ErrorIs(t, err, context.Canceled)
+	}
+	assert.Empty(t, asynchttp.CheckInvariants(c))
+}
+
+func TestGroupBoundsConcurrency(t *testing.T) {
+	c := newClient(t, asynchttp.Config{})
+	var inFlight, maxInFlight atomic.Int32
+	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for m := maxInFlight.Load(); n > m && !maxInFlight.CompareAndSwap(m, n); m = maxInFlight.Load() {
+		}
+		time.Sleep(time.Millisecond) // let others pile up if the bound failed
+		inFlight.Add(-1)
+		io.WriteString(w, "ok")
+	}))
+	g := asynchttp.NewGroup(c, 3)
+	ctx := testCtx(t)
+	var mu sync.Mutex
+	var fs []*asynchttp.Future
+	for i := range 30 {
+		req := newReq(fmt.Sprintf("%s/%d", srv.URL(), i))
+		f := g.Execute(ctx, req)
+		f.OnComplete(func(r *asynchttp.Response, err error) {
+			if r != nil {
+				asynchttp.ReleaseResponse(r)
+			}
+			asynchttp.ReleaseRequest(req)
+		})
+		mu.Lock()
+		fs = append(fs, f)
+		mu.Unlock()
+	}
+	g.Wait()
+	for _, f := range fs {
+		_, err := f.Wait()
+		require.NoError(t, err)
+	}
+	assert.LessOrEqual(t, maxInFlight.Load(), int32(3))
+	assert.LessOrEqual(t, srv.Accepted(), 3)
+
+	// A context that ends while the group is full fails at once.
+	gate := newGate()
+	blocked := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gate.wait(r) }))
+	g1 := asynchttp.NewGroup(c, 1)
+	hold := newReq(blocked.URL())
+	defer asynchttp.ReleaseRequest(hold)
+	hf := g1.Execute(ctx, hold)
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	r2 := newReq(blocked.URL())
+	defer asynchttp.ReleaseRequest(r2)
+	_, err := waitFuture(t, g1.Execute(short, r2))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	gate.open()
+	resp, err := waitFuture(t, hf)
+	require.NoError(t, err)
+	asynchttp.ReleaseResponse(resp)
+	g1.Wait()
+}
