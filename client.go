@@ -89,6 +89,13 @@ type Config struct {
 	// context.
 	ResponseHeaderTimeout time.Duration
 
+	// ExpectContinueTimeout is how long a request carrying "Expect:
+	// 100-continue" waits for "100 Continue" before sending its body
+	// anyway. A final response that comes first is returned and the body
+	// is never sent (the connection is then closed). Zero means
+	// DefaultExpectContinueTimeout; negative sends the body at once.
+	ExpectContinueTimeout time.Duration
+
 	// MaxResponseHeaderBytes bounds the status line and header section of a
 	// response (and of each interim 1xx response). Zero means
 	// DefaultMaxResponseHeaderBytes.

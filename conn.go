@@ -204,6 +204,13 @@ func (c *conn) setReadDeadline(d time.Time) {
 	c.nc.SetReadDeadline(d)
 }
 
+// resetDeadline sets d as the read and write deadline whatever the cache
+// says: after deadlines were set behind its back (the body sender).
+func (c *conn) resetDeadline(d time.Time) {
+	c.deadline = d
+	c.nc.SetDeadline(d)
+}
+
 // isTimeout reports whether err is a socket deadline firing.
 func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)

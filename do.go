@@ -84,66 +84,6 @@ type exchange struct {
 	stop    func() bool // stops the context watch; nil when there is none
 }
 
-// sendAndReadHead writes req on cn and reads the final response head into
-// resp. On error cn has been closed.
-func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, resp *Response) (exchange, error) {
-	ex := exchange{cn: cn}
-	dl, hasDL := ctx.Deadline()
-	cn.setDeadline(dl) // the zero time clears a previous caller's deadline
-	if ctx.Done() != nil {
-		if ctx.Err() != nil {
-			c.pool.closeConn(cn, CloseCanceled)
-			return ex, ctxErr(ctx, "write request")
-		}
-		ex.stop = context.AfterFunc(ctx, cn.interrupt)
-	}
-	closeReq := req.ConnectionClose()
-	err := req.writeHead(cn.bw, closeReq)
-	if err == nil {
-		err = req.writeBody(cn.bw)
-	}
-	if err == nil {
-		err = cn.bw.Flush()
-	}
-	if err != nil {
-		c.abort(ctx, ex)
-		var bre bodyReadError
-		switch {
-		case errors.As(err, &bre):
-			return ex, fmt.Errorf("asynchttp: reading request body: %w", bre.err)
-		case ctx.Err() != nil || isTimeout(err):
-			return ex, ioErr(ctx, "write request", err)
-		}
-		return ex, &connClosedError{err: err}
-	}
-
-	headerTimeout := c.pool.lim.headerTimeout > 0
-	if headerTimeout {
-		hd := time.Now().Add(c.pool.lim.headerTimeout)
-		if hasDL && dl.Before(hd) {
-			hd = dl
-		}
-		cn.setReadDeadline(hd)
-	}
-	if _, err := cn.br.Peek(1); err != nil {
-		c.abort(ctx, ex)
-		if ctx.Err() != nil || isTimeout(err) {
-			return ex, headErr(ctx, err, headerTimeout)
-		}
-		return ex, &connClosedError{err: err}
-	}
-	ex.framing, err = readResponseHead(cn.br, resp, c.pool.lim.maxHeader, req.isHead(), nil)
-	if err != nil {
-		c.abort(ctx, ex)
-		return ex, headErr(ctx, err, headerTimeout)
-	}
-	if headerTimeout {
-		cn.setDeadline(dl)
-	}
-	ex.framing.close = ex.framing.close || closeReq
-	return ex, nil
-}
-
 // headErr maps an error met while waiting for the response head: our
 // ResponseHeaderTimeout firing, unless the caller's deadline came first.
 func headErr(ctx context.Context, err error, headerTimeout bool) error {
@@ -185,6 +125,10 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 		c.pool.closeConn(ex.cn, CloseCanceled)
 	case ex.framing.close || (ex.framing.mode != framingNone && !ex.cn.body.done()):
 		c.pool.closeConn(ex.cn, CloseNotReusable)
+	case ex.cn.br.Buffered() > 0:
+		// Bytes after the end of the response: nothing was asked for them,
+		// and reading them as the next response would desynchronise.
+		c.pool.closeConn(ex.cn, CloseError)
 	default:
 		c.pool.release(ex.cn)
 	}

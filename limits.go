@@ -21,6 +21,10 @@ const (
 	// DefaultTLSHandshakeTimeout bounds a TLS handshake when
 	// Config.TLSHandshakeTimeout is zero.
 	DefaultTLSHandshakeTimeout = 10 * time.Second
+	// DefaultExpectContinueTimeout is how long a request with "Expect:
+	// 100-continue" waits for the server's word before sending its body,
+	// when Config.ExpectContinueTimeout is zero.
+	DefaultExpectContinueTimeout = time.Second
 	// DefaultMaxResponseHeaderBytes bounds a response head when
 	// Config.MaxResponseHeaderBytes is zero.
 	DefaultMaxResponseHeaderBytes = 1 << 20
@@ -48,6 +52,7 @@ type limits struct {
 	dialTimeout          time.Duration // 0: none
 	tlsTimeout           time.Duration // 0: none
 	headerTimeout        time.Duration // 0: none
+	expectTimeout        time.Duration // 0: send the body without waiting
 	maxHeader            int
 	maxBody              int64 // buffered bodies; 0: no cap
 	maxStreamBody        int64 // streamed bodies; 0: no cap
@@ -72,6 +77,7 @@ func (c *Config) limits() limits {
 	l.idleTimeout = orDefault(c.IdleTimeout, DefaultIdleTimeout)
 	l.dialTimeout = orDefault(c.DialTimeout, DefaultDialTimeout)
 	l.tlsTimeout = orDefault(c.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
+	l.expectTimeout = orDefault(c.ExpectContinueTimeout, DefaultExpectContinueTimeout)
 	l.maxHeader = c.MaxResponseHeaderBytes
 	if l.maxHeader <= 0 {
 		l.maxHeader = DefaultMaxResponseHeaderBytes

@@ -1,0 +1,250 @@
+// Sending a request and reading its response head: the body inline, or
+// concurrently with the read (so an early response is seen), or after
+// "100 Continue".
+
+package asynchttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// sendMode says how a request's body goes out.
+type sendMode uint8
+
+const (
+	// sendInline writes head and body before the response is read: no
+	// body, or a small buffered one.
+	sendInline sendMode = iota
+	// sendConcurrent writes the body from a goroutine while the response
+	// head is read, so that a server answering early (413 and close) is
+	// heard, and a server that stops reading cannot wedge the caller.
+	sendConcurrent
+	// sendOnContinue is Expect: 100-continue: the body goes after the
+	// server's 100 Continue, or after ExpectContinueTimeout without word,
+	// and not at all when a final response comes first.
+	sendOnContinue
+)
+
+// inlineBodyMax is the largest buffered body written inline.
+const inlineBodyMax = 64 << 10
+
+func (r *Request) sendMode() sendMode {
+	switch {
+	case r.bodyStream == nil && len(r.body) == 0:
+		return sendInline
+	case r.Header.hasToken("Expect", "100-continue"):
+		return sendOnContinue
+	case r.bodyStream != nil || len(r.body) > inlineBodyMax:
+		return sendConcurrent
+	}
+	return sendInline
+}
+
+// sendAndReadHead writes req on cn and reads the final response head into
+// resp. On error cn has been closed.
+func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, resp *Response) (exchange, error) {
+	ex := exchange{cn: cn}
+	dl, hasDL := ctx.Deadline()
+	cn.setDeadline(dl) // the zero time clears a previous caller's deadline
+	if ctx.Done() != nil {
+		if ctx.Err() != nil {
+			c.pool.closeConn(cn, CloseCanceled)
+			return ex, ctxErr(ctx, "write request")
+		}
+		ex.stop = context.AfterFunc(ctx, cn.interrupt)
+	}
+	closeReq := req.ConnectionClose()
+	mode := req.sendMode()
+	err := req.writeHead(cn.bw, closeReq)
+	if err == nil && mode == sendInline {
+		err = req.writeBody(cn.bw)
+	}
+	if err == nil {
+		err = cn.bw.Flush()
+	}
+	if err != nil {
+		c.abort(ctx, ex)
+		return ex, writeErr(ctx, err)
+	}
+
+	rht := c.pool.lim.headerTimeout
+	var sender *bodySender
+	bodySent, gotByte := true, false
+	switch mode {
+	case sendInline:
+		if rht > 0 {
+			cn.setReadDeadline(headerDeadline(rht, dl, hasDL))
+		}
+	case sendConcurrent:
+		sender = startBodySender(ctx, cn, req, rht, dl, hasDL)
+	case sendOnContinue:
+		ex.framing, bodySent, gotByte, err = c.readHeadOnContinue(ctx, cn, req, resp)
+	}
+	if mode != sendOnContinue {
+		_, err = cn.br.Peek(1)
+		gotByte = err == nil
+		if gotByte {
+			ex.framing, err = readResponseHead(cn.br, resp, c.pool.lim.maxHeader, req.isHead(), nil)
+		}
+	}
+	sendErr := sender.finish()
+	if err != nil {
+		c.abort(ctx, ex)
+		var se sendError
+		switch {
+		case isBodyReadError(sendErr):
+			return ex, writeErr(ctx, sendErr)
+		case errors.As(err, &se):
+			return ex, writeErr(ctx, se.err)
+		case !gotByte && ctx.Err() == nil && !isTimeout(err):
+			return ex, &connClosedError{err: err}
+		}
+		return ex, headErr(ctx, err, rht > 0)
+	}
+	if sendErr != nil || !bodySent {
+		// The server answered before the whole body went out: the
+		// connection is in an unknown state on the server's side.
+		ex.framing.close = true
+	}
+	cn.resetDeadline(dl)
+	ex.framing.close = ex.framing.close || closeReq
+	return ex, nil
+}
+
+// headerDeadline is when ResponseHeaderTimeout (rht) fires if it starts
+// now, or the caller's deadline if that comes first.
+func headerDeadline(rht time.Duration, dl time.Time, hasDL bool) time.Time {
+	hd := time.Now().Add(rht)
+	if hasDL && dl.Before(hd) {
+		hd = dl
+	}
+	return hd
+}
+
+// readHeadOnContinue reads the response head of an Expect: 100-continue
+// request whose head is sent: the body goes when 100 Continue arrives, or
+// when ExpectContinueTimeout passes without a byte from the server, and not
+// at all when a final response comes first (bodySent is then false).
+func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request, resp *Response) (f bodyFraming, bodySent, gotByte bool, err error) {
+	dl, hasDL := ctx.Deadline()
+	rht := c.pool.lim.headerTimeout
+	if ect := c.pool.lim.expectTimeout; ect > 0 {
+		cn.setReadDeadline(headerDeadline(ect, dl, hasDL))
+		_, perr := cn.br.Peek(1)
+		bodySent = perr != nil && isTimeout(perr) && ctx.Err() == nil && (!hasDL || time.Now().Before(dl))
+		if perr != nil && !bodySent {
+			return f, false, false, perr
+		}
+	} else {
+		bodySent = true
+	}
+	if bodySent {
+		if err := sendBody(cn, req); err != nil {
+			return f, true, false, sendError{err}
+		}
+	}
+	if rht > 0 {
+		cn.setReadDeadline(headerDeadline(rht, dl, hasDL))
+	} else {
+		cn.setReadDeadline(dl)
+	}
+	if _, err = cn.br.Peek(1); err != nil {
+		return f, bodySent, false, err
+	}
+	f, err = readResponseHead(cn.br, resp, c.pool.lim.maxHeader, req.isHead(), func(code int, _ *Header) error {
+		if code != 100 || bodySent {
+			return nil
+		}
+		bodySent = true
+		if err := sendBody(cn, req); err != nil {
+			return sendError{err}
+		}
+		if rht > 0 {
+			cn.setReadDeadline(headerDeadline(rht, dl, hasDL))
+		}
+		return nil
+	})
+	return f, bodySent, true, err
+}
+
+// sendBody writes and flushes req's body.
+func sendBody(cn *conn, req *Request) error {
+	err := req.writeBody(cn.bw)
+	if err == nil {
+		err = cn.bw.Flush()
+	}
+	return err
+}
+
+// sendError carries a body write failure out of an on1xx callback.
+type sendError struct{ err error }
+
+func (e sendError) Error() string { return e.err.Error() }
+
+func isBodyReadError(err error) bool {
+	var bre bodyReadError
+	return err != nil && errors.As(err, &bre)
+}
+
+// writeErr maps a failed write: the request body's own reader failing, the
+// context ending, or the server having closed the connection.
+func writeErr(ctx context.Context, err error) error {
+	var bre bodyReadError
+	switch {
+	case errors.As(err, &bre):
+		return fmt.Errorf("asynchttp: reading request body: %w", bre.err)
+	case ctx.Err() != nil || isTimeout(err):
+		return ioErr(ctx, "write request", err)
+	}
+	return &connClosedError{err: err}
+}
+
+// bodySender writes a request body from its own goroutine while the
+// caller reads the response head.
+type bodySender struct {
+	cn   *conn
+	done chan error
+}
+
+func startBodySender(ctx context.Context, cn *conn, req *Request, rht time.Duration, dl time.Time, hasDL bool) *bodySender {
+	s := &bodySender{cn: cn, done: make(chan error, 1)}
+	go func() {
+		err := sendBody(cn, req)
+		switch {
+		case err == nil && rht > 0:
+			// ResponseHeaderTimeout runs from the end of the request.
+			cn.nc.SetReadDeadline(headerDeadline(rht, dl, hasDL))
+			if ctx.Err() != nil {
+				cn.nc.SetReadDeadline(aLongTimeAgo) // the watch fired meanwhile
+			}
+		case isBodyReadError(err):
+			// The request cannot be completed: wake the reader.
+			cn.nc.SetReadDeadline(aLongTimeAgo)
+		}
+		s.done <- err
+	}()
+	return s
+}
+
+// finish waits for the sender, stopping it first if it is still writing
+// (the response came early, or reading it failed). It returns nil only if
+// the whole body was sent.
+func (s *bodySender) finish() error {
+	if s == nil {
+		return nil
+	}
+	select {
+	case err := <-s.done:
+		return err
+	default:
+	}
+	s.cn.nc.SetWriteDeadline(aLongTimeAgo)
+	err := <-s.done
+	if err == nil {
+		return nil // it finished just now
+	}
+	return err
+}
