@@ -1,0 +1,339 @@
+// Package nginxtest runs a real nginx for integration tests: a generated
+// config in a temporary directory, 127.0.0.1 only, a free port, and a
+// process group that is killed when the test ends.
+package nginxtest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+)
+
+// File is a static file the server serves at "/" + Name.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// DefaultFiles returns the files Start serves when Options.Files is nil: an
+// empty file, 13 bytes of text, 16 KiB of text (gzipped, so chunked, when
+// the client asks for gzip) and 1 MiB of random bytes (never gzipped).
+func DefaultFiles() []File {
+	text := make([]byte, 0, 16<<10)
+	for i := 0; len(text) < 16<<10; i++ {
+		text = fmt.Appendf(text, "line %05d: the quick brown fox jumps over the lazy dog\n", i)
+	}
+	random := make([]byte, 1<<20)
+	rand.Read(random)
+	return []File{
+		{"empty.bin", []byte{}},
+		{"hello.txt", []byte("Hello, World!")},
+		{"16k.txt", text[:16<<10]},
+		{"1m.bin", random},
+	}
+}
+
+// Options configures Start. The zero value gives the settings listed at
+// each field.
+type Options struct {
+	// KeepaliveRequests is nginx's keepalive_requests; 0 means 100.
+	KeepaliveRequests int
+	// KeepaliveTimeout is nginx's keepalive_timeout; 0 means 1s.
+	KeepaliveTimeout time.Duration
+	// LimitConn is the limit_conn per client address; 0 means 4.
+	LimitConn int
+	// Files are served from the document root; nil means DefaultFiles().
+	Files []File
+}
+
+// Server is a running nginx.
+type Server struct {
+	Addr  string // "127.0.0.1:port"
+	URL   string // "http://127.0.0.1:port"
+	Dir   string // the prefix: config, logs, pid file, document root
+	Files []File
+
+	cmd     *exec.Cmd
+	waited  chan struct{} // closed once cmd.Wait has returned
+	waitErr error
+	stderr  *os.File
+	stopped bool
+}
+
+// ErrNotFound is returned by Binary when no nginx is installed.
+var ErrNotFound = errors.New("nginxtest: nginx not found (install Debian's nginx-light, e.g. with scripts/install-test-deps.sh)")
+
+// Binary returns the path of the nginx executable: from PATH, else
+// /usr/sbin/nginx (not on every user's PATH).
+func Binary() (string, error) {
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"} {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", ErrNotFound
+}
+
+// Require returns the nginx binary, or ends the test: with a failure when
+// CI=true (CI must run this test), else by skipping it.
+func Require(t testing.TB) string {
+	t.Helper()
+	bin, err := Binary()
+	if err == nil {
+		return bin
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%v; CI=true, so this test must run", err)
+	}
+	t.Skip(err)
+	return ""
+}
+
+// Start runs nginx with a config generated from opts on a free port of
+// 127.0.0.1 and waits until it accepts connections. It fails t if nginx
+// does not come up. t.Cleanup stops it (Stop).
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	bin := Require(t)
+	if opts.KeepaliveRequests == 0 {
+		opts.KeepaliveRequests = 100
+	}
+	if opts.KeepaliveTimeout == 0 {
+		opts.KeepaliveTimeout = time.Second
+	}
+	if opts.LimitConn == 0 {
+		opts.LimitConn = 4
+	}
+	if opts.Files == nil {
+		opts.Files = DefaultFiles()
+	}
+	dir := t.TempDir()
+	// nginx started as root reads the files as the user of the `user`
+	// directive; keep the tree readable whoever that is.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatalf("nginxtest: %v", err)
+	}
+	root := filepath.Join(dir, "www")
+	for _, d := range []string{root, filepath.Join(dir, "logs"), filepath.Join(dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatalf("nginxtest: %v", err)
+		}
+	}
+	for _, f := range opts.Files {
+		if err := os.WriteFile(filepath.Join(root, f.Name), f.Data, 0o644); err != nil {
+			t.Fatalf("nginxtest: %v", err)
+		}
+	}
+	// A port freed just before nginx binds it may be taken in between:
+	// try a few.
+	var lastErr error
+	for range 5 {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("nginxtest: %v", err)
+		}
+		s := &Server{
+			Addr:  "127.0.0.1:" + strconv.Itoa(port),
+			Dir:   dir,
+			Files: opts.Files,
+		}
+		s.URL = "http://" + s.Addr
+		if err := s.start(bin, opts, port); err != nil {
+			lastErr = err
+			if strings.Contains(err.Error(), "in use") {
+				continue
+			}
+			break
+		}
+		t.Cleanup(func() {
+			if err := s.Stop(); err != nil {
+				t.Errorf("nginxtest: %v", err)
+			}
+		})
+		return s
+	}
+	t.Fatalf("nginxtest: %v", lastErr)
+	return nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+var confTmpl = template.Must(template.New("nginx.conf").Parse(`# Generated by internal/nginxtest.
+daemon off;
+# One process: it is the whole process group, dies with the test (see
+# procattr_linux.go), and serves requests one event at a time, so
+# limit_conn sees a connection's request end before the next one begins.
+master_process off;
+{{if .Root}}user root;
+{{end}}pid {{.Dir}}/nginx.pid;
+error_log {{.Dir}}/logs/error.log warn;
+events {
+    worker_connections 1024;
+}
+http {
+    access_log off;
+    client_body_temp_path {{.Dir}}/tmp/body;
+    proxy_temp_path {{.Dir}}/tmp/proxy;
+    fastcgi_temp_path {{.Dir}}/tmp/fastcgi;
+    uwsgi_temp_path {{.Dir}}/tmp/uwsgi;
+    scgi_temp_path {{.Dir}}/tmp/scgi;
+    types {
+        text/plain txt;
+        application/octet-stream bin;
+    }
+    default_type application/octet-stream;
+    sendfile on;
+    keepalive_requests {{.KeepaliveRequests}};
+    keepalive_timeout {{.KeepaliveTimeoutMS}}ms;
+    limit_conn_zone $binary_remote_addr zone=peraddr:1m;
+    limit_conn_status 503;
+    limit_conn_log_level warn;
+    gzip on;
+    gzip_types text/plain;
+    gzip_min_length 0;
+    gzip_comp_level 1;
+    gzip_vary on;
+    server {
+        listen 127.0.0.1:{{.Port}};
+        server_name localhost;
+        root {{.Dir}}/www;
+        limit_conn peraddr {{.LimitConn}};
+        location / {
+        }
+    }
+}
+`))
+
+func (s *Server) start(bin string, opts Options, port int) error {
+	var conf bytes.Buffer
+	err := confTmpl.Execute(&conf, map[string]any{
+		"Dir":                s.Dir,
+		"Root":               os.Geteuid() == 0,
+		"Port":               port,
+		"KeepaliveRequests":  opts.KeepaliveRequests,
+		"KeepaliveTimeoutMS": opts.KeepaliveTimeout.Milliseconds(),
+		"LimitConn":          opts.LimitConn,
+	})
+	if err != nil {
+		return err
+	}
+	confPath := filepath.Join(s.Dir, "nginx.conf")
+	if err := os.WriteFile(confPath, conf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	stderr, err := os.OpenFile(filepath.Join(s.Dir, "logs", "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	s.stderr = stderr
+	// -e: the error log before the config is read (else a default path
+	// outside the temp dir); -p: the prefix for relative paths.
+	s.cmd = exec.Command(bin, "-e", filepath.Join(s.Dir, "logs", "error.log"), "-p", s.Dir, "-c", confPath)
+	s.cmd.Stdout = stderr
+	s.cmd.Stderr = stderr
+	s.cmd.SysProcAttr = sysProcAttr()
+	if err := s.cmd.Start(); err != nil {
+		stderr.Close()
+		return fmt.Errorf("starting %s: %w", bin, err)
+	}
+	s.waited = make(chan struct{})
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		close(s.waited)
+	}()
+	if err := s.waitReady(10 * time.Second); err != nil {
+		s.Stop()
+		return fmt.Errorf("%w\n%s", err, s.Logs())
+	}
+	return nil
+}
+
+// waitReady polls the port until nginx accepts a connection, nginx exits,
+// or timeout passes.
+func (s *Server) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-s.waited:
+			return fmt.Errorf("nginx exited at start: %v", s.waitErr)
+		default:
+		}
+		c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nginx not accepting on %s after %v: %v", s.Addr, timeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Logs returns nginx's error log and stderr, for failure messages.
+func (s *Server) Logs() string {
+	var b strings.Builder
+	for _, name := range []string{"error.log", "stderr.log"} {
+		data, err := os.ReadFile(filepath.Join(s.Dir, "logs", name))
+		if err == nil && len(data) > 0 {
+			fmt.Fprintf(&b, "--- nginx %s ---\n%s", name, data)
+		}
+	}
+	return b.String()
+}
+
+// Stop ends nginx: SIGTERM to its process group, then SIGKILL if it has
+// not exited within 5s. It waits for the process and is idempotent.
+func (s *Server) Stop() error {
+	if s.stopped {
+		return nil
+	}
+	s.stopped = true
+	defer s.stderr.Close()
+	pgid := s.cmd.Process.Pid // Setpgid: the group is named after nginx
+	signalGroup(pgid, syscall.SIGTERM)
+	select {
+	case <-s.waited:
+	case <-time.After(5 * time.Second):
+		signalGroup(pgid, syscall.SIGKILL)
+		<-s.waited
+	}
+	// Anything left in the group (there should be nothing) goes too.
+	signalGroup(pgid, syscall.SIGKILL)
+	var ee *exec.ExitError
+	if s.waitErr != nil && !errors.As(s.waitErr, &ee) {
+		return s.waitErr
+	}
+	return nil
+}
+
+// File returns the served file named name; it panics if there is none.
+func (s *Server) File(name string) File {
+	for _, f := range s.Files {
+		if f.Name == name {
+			return f
+		}
+	}
+	panic("nginxtest: no file " + name)
+}
