@@ -71,6 +71,18 @@ type Config struct {
 	// Zero means forever.
 	MaxConnLifetime time.Duration
 
+	// LifetimeJitter spreads the retirement of connections made together:
+	// each one's lifetime is MaxConnLifetime × (1 − LifetimeJitter × u),
+	// u drawn uniformly from [0, 1), so it never exceeds MaxConnLifetime.
+	// Zero means no jitter; values are clamped to [0, 1].
+	LifetimeJitter float64
+
+	// MaxRequestsPerConn retires a connection after it has served this
+	// many requests. Zero means no limit. The request that retires a
+	// connection, by count or by lifetime, goes out with "Connection:
+	// close".
+	MaxRequestsPerConn int
+
 	// IdleOrder picks which idle connection is reused first: LIFO (the
 	// default) or FIFO.
 	IdleOrder IdleOrder
@@ -121,6 +133,17 @@ type Config struct {
 	// no request silently bypasses the proxy.
 	Proxy func(*http.Request) (*url.URL, error)
 
+	// Bootstrap, when set, runs on every new connection (after the TLS
+	// handshake) before its first request: an auth handshake, a socket
+	// option. An error from it closes the connection and fails the request
+	// that wanted it. It must honour ctx.
+	Bootstrap func(ctx context.Context, nc net.Conn) error
+
+	// Events receives the pool's connection events. Each callback runs
+	// outside the pool's lock, in the goroutine that caused the event, after
+	// the accounting is done: a slow callback delays only that goroutine.
+	Events Events
+
 	// DisableCompression stops RoundTrip from asking for gzip and
 	// decompressing it transparently (as net/http's Transport does).
 	DisableCompression bool
@@ -136,6 +159,9 @@ type Client struct {
 	closeOnce sync.Once
 	done      chan struct{}
 	wg        sync.WaitGroup
+	// closing ends when Close is called: dials in flight stop with it.
+	closing     context.Context
+	stopClosing context.CancelFunc
 }
 
 var _ http.RoundTripper = (*Client)(nil)
@@ -144,6 +170,7 @@ var _ http.RoundTripper = (*Client)(nil)
 // goroutine, the idle reaper, stopped by Close.
 func New(cfg Config) *Client {
 	c := &Client{cfg: cfg, done: make(chan struct{})}
+	c.closing, c.stopClosing = context.WithCancel(context.Background())
 	c.pool.init(c)
 	c.wg.Add(1)
 	go c.reap()
@@ -157,10 +184,28 @@ func New(cfg Config) *Client {
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
+		c.stopClosing()
 		c.pool.close()
 	})
 	c.wg.Wait()
 	return nil
+}
+
+// DrainHost takes a host out of rotation: its idle connections are closed
+// now, and its connections in use are closed when released (their current
+// request goes out, or finishes, normally). Connections made later are not
+// affected. host is a URL ("http://10.0.0.7:8080/..."), or a host key as in
+// Stats.Hosts; the default port is implied. DrainHost reports whether the
+// pool had connections or waiters for that host; a malformed host is an
+// error.
+func (c *Client) DrainHost(host string) (bool, error) {
+	req := AcquireRequest()
+	defer ReleaseRequest(req)
+	req.SetRequestURI(host)
+	if err := req.prepare(); err != nil {
+		return false, err
+	}
+	return c.pool.drainHost(string(req.hostKey())), nil
 }
 
 // CloseIdleConnections closes every idle connection now. Connections in

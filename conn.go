@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"math/rand/v2"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -34,10 +36,18 @@ type conn struct {
 	isTLS     bool
 	createdAt time.Time
 	idleSince time.Time
+	retireAt  time.Time // MaxConnLifetime (with jitter) ends here; zero: never
 	state     connState // guarded by pool.mu
 	reused    bool      // it served a request before the current one
 	hlink     idleLinks // guarded by pool.mu
 	glink     idleLinks // guarded by pool.mu
+	alink     idleLinks // guarded by pool.mu
+	closedBy  CloseReason
+	drain     atomic.Bool // DrainHost: close when released
+
+	// Owned by the caller using the conn (or by the pool while it is idle).
+	requests   int           // requests completed on it
+	serverIdle time.Duration // the server's Keep-Alive timeout, less a margin; 0: unknown
 
 	body     bodyReader
 	deadline time.Time // the deadline now set on nc
@@ -51,7 +61,7 @@ type conn struct {
 
 const connBufSize = 4096
 
-func newConn(nc net.Conn, hp *hostPool) *conn {
+func newConn(nc net.Conn, hp *hostPool, lim *limits) *conn {
 	c := &conn{
 		nc:        nc,
 		br:        bufio.NewReaderSize(nc, connBufSize),
@@ -59,6 +69,14 @@ func newConn(nc net.Conn, hp *hostPool) *conn {
 		hp:        hp,
 		isTLS:     hp.tls,
 		createdAt: time.Now(),
+	}
+	if lim.lifetime > 0 {
+		life := lim.lifetime
+		if lim.jitter > 0 {
+			// Conns made together must not all retire together.
+			life -= time.Duration(lim.jitter * rand.Float64() * float64(life))
+		}
+		c.retireAt = c.createdAt.Add(life)
 	}
 	c.peekFn = c.peek
 	c.interrupt = func() { c.nc.SetDeadline(aLongTimeAgo) }
@@ -80,25 +98,59 @@ var aLongTimeAgo = time.Unix(1, 0)
 // dial opens a conn to hp in slots already reserved by the caller; on
 // failure the slots are given back.
 func (p *pool) dial(ctx context.Context, hp *hostPool) (*conn, error) {
-	nc, err := p.dialConn(ctx, hp)
+	// Close stops dials in flight.
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(p.c.closing, cancel)
+	defer stop()
+	nc, err := p.dialConn(dctx, hp)
 	if err != nil {
 		p.unreserve(hp)
+		if p.c.closing.Err() != nil && ctx.Err() == nil {
+			return nil, ErrClientClosed
+		}
 		return nil, err
 	}
-	c := newConn(nc, hp)
+	c := newConn(nc, hp, &p.lim)
 	p.mu.Lock()
 	hp.dialing--
 	hp.inUse++
 	hp.created++
+	hp.conns.pushBack(c, allLinks)
 	p.created++
-	if p.closed {
+	closed := p.closed
+	if closed {
 		p.forgetLocked(c, CloseClientClosed)
-		p.mu.Unlock()
-		nc.Close()
-		return nil, ErrClientClosed
 	}
 	p.mu.Unlock()
+	if f := p.c.cfg.Events.ConnCreated; f != nil {
+		f(c.info())
+	}
+	if closed {
+		p.closeOne(c)
+		return nil, ErrClientClosed
+	}
+	if boot := p.c.cfg.Bootstrap; boot != nil {
+		if err := boot(ctx, nc); err != nil {
+			p.closeConn(c, CloseError)
+			if ctx.Err() != nil {
+				return nil, ctxErr(ctx, "bootstrap")
+			}
+			return nil, fmt.Errorf("asynchttp: bootstrap %s: %w", hp.addr, err)
+		}
+	}
 	return c, nil
+}
+
+// info describes c for Events callbacks.
+func (c *conn) info() ConnInfo {
+	return ConnInfo{
+		Host:       c.hp.key,
+		LocalAddr:  c.nc.LocalAddr(),
+		RemoteAddr: c.nc.RemoteAddr(),
+		CreatedAt:  c.createdAt,
+		Requests:   c.requests,
+	}
 }
 
 func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
@@ -189,26 +241,36 @@ func (c *conn) alive() bool {
 	return c.peekOK
 }
 
-// setDeadline sets d on the socket unless it is already set.
-func (c *conn) setDeadline(d time.Time) {
+// setDeadline sets d on the socket unless it is already set. While a
+// context watch is armed (ctx may end), a deadline set here must not undo
+// the watch's interrupt: when ctx has ended, the past deadline is put back.
+func (c *conn) setDeadline(ctx context.Context, d time.Time) {
 	if !d.Equal(c.deadline) {
 		c.deadline = d
 		c.nc.SetDeadline(d)
+		c.keepInterrupted(ctx)
 	}
 }
 
 // setReadDeadline sets a read deadline only; the cached full deadline is
 // forgotten so the next setDeadline always applies.
-func (c *conn) setReadDeadline(d time.Time) {
-	c.deadline = aLongTimeAgo.Add(-1)
+func (c *conn) setReadDeadline(ctx context.Context, d time.Time) {
+	c.invalidateDeadline()
 	c.nc.SetReadDeadline(d)
+	c.keepInterrupted(ctx)
 }
 
-// resetDeadline sets d as the read and write deadline whatever the cache
-// says: after deadlines were set behind its back (the body sender).
-func (c *conn) resetDeadline(d time.Time) {
-	c.deadline = d
-	c.nc.SetDeadline(d)
+// invalidateDeadline forgets the cached deadline: after deadlines were set
+// behind the cache's back (the body sender, an interrupt).
+func (c *conn) invalidateDeadline() { c.deadline = aLongTimeAgo.Add(-1) }
+
+// keepInterrupted re-applies the interrupt of a context that has ended:
+// its watch may have fired just before a deadline was moved.
+func (c *conn) keepInterrupted(ctx context.Context) {
+	if ctx.Err() != nil {
+		c.invalidateDeadline()
+		c.nc.SetDeadline(aLongTimeAgo)
+	}
 }
 
 // isTimeout reports whether err is a socket deadline firing.

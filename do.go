@@ -49,12 +49,12 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 	}
 }
 
-// closeUnsent closes req's body stream when the call failed before
-// writeBody took charge of it: a stream given to the client is always
-// closed.
+// closeUnsent closes req's body stream when writeBody never took charge of
+// it (the call failed first, or the server declined the body): a stream
+// given to the client is always closed.
 func closeUnsent(req *Request, err *error) {
-	if *err != nil && !req.bodyUsed {
-		req.closeBodyStream()
+	if !req.bodyUsed {
+		req.closeBodyStream() // also after success: a body never sent (100-continue)
 	}
 }
 
@@ -130,6 +130,9 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 		// and reading them as the next response would desynchronise.
 		c.pool.closeConn(ex.cn, CloseError)
 	default:
+		// The watch is stopped: clear the caller's deadline, so that it
+		// cannot fire on the idle conn (or its liveness check) later.
+		ex.cn.setDeadline(context.Background(), time.Time{})
 		c.pool.release(ex.cn)
 	}
 }
@@ -139,11 +142,11 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 // that the conn may be reused.
 func drain(ctx context.Context, ex exchange) bool {
 	cn := ex.cn
-	cn.setReadDeadline(time.Now().Add(DrainTimeout))
+	cn.setReadDeadline(ctx, time.Now().Add(DrainTimeout))
 	ok := cn.body.discard(MaxDrainBytes)
 	if ok {
 		dl, _ := ctx.Deadline()
-		cn.setDeadline(dl)
+		cn.setDeadline(ctx, dl)
 	}
 	return ok
 }

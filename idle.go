@@ -46,6 +46,7 @@ func (l *idleList) remove(c *conn, lk func(*conn) *idleLinks) {
 
 func hostLinks(c *conn) *idleLinks   { return &c.hlink }
 func globalLinks(c *conn) *idleLinks { return &c.glink }
+func allLinks(c *conn) *idleLinks    { return &c.alink }
 
 // pushIdleLocked makes an in-use conn idle: newest in its host's deque and
 // in the pool-wide LRU list.
@@ -65,12 +66,21 @@ func (p *pool) unlinkIdleLocked(c *conn) {
 	p.idle.remove(c, globalLinks)
 }
 
-// expiredLocked reports whether an idle conn must not be reused at now.
-func (p *pool) expired(c *conn, now time.Time) bool {
-	if p.lim.lifetime > 0 && now.Sub(c.createdAt) >= p.lim.lifetime {
-		return true
+// expiredBy names the reason an idle conn must not be reused at now — past
+// its lifetime, or idle longer than IdleTimeout or than the server keeps
+// idle connections (Keep-Alive: timeout=N) — or returns numCloseReasons.
+func (p *pool) expiredBy(c *conn, now time.Time) CloseReason {
+	if !c.retireAt.IsZero() && !now.Before(c.retireAt) {
+		return CloseLifetime
 	}
-	return c.state == stateIdle && p.lim.idleTimeout > 0 && now.Sub(c.idleSince) >= p.lim.idleTimeout
+	limit := p.lim.idleTimeout
+	if c.serverIdle > 0 && (limit == 0 || c.serverIdle < limit) {
+		limit = c.serverIdle
+	}
+	if limit > 0 && now.Sub(c.idleSince) >= limit {
+		return CloseIdleTimeout
+	}
+	return numCloseReasons
 }
 
 // takeIdleLocked pops the host's next idle conn in IdleOrder, skipping (and
@@ -82,8 +92,8 @@ func (p *pool) takeIdleLocked(hp *hostPool, now time.Time, stale *[]*conn) *conn
 		if p.lim.fifo {
 			c = hp.idle.head
 		}
-		if p.expired(c, now) {
-			p.retireIdleLocked(c, closeExpired(p, c, now))
+		if why := p.expiredBy(c, now); why != numCloseReasons {
+			p.retireIdleLocked(c, why)
 			*stale = append(*stale, c)
 			continue
 		}
@@ -96,14 +106,6 @@ func (p *pool) takeIdleLocked(hp *hostPool, now time.Time, stale *[]*conn) *conn
 		return c
 	}
 	return nil
-}
-
-// closeExpired names the reason an expired conn is retired.
-func closeExpired(p *pool, c *conn, now time.Time) CloseReason {
-	if p.lim.lifetime > 0 && now.Sub(c.createdAt) >= p.lim.lifetime {
-		return CloseLifetime
-	}
-	return CloseIdleTimeout
 }
 
 // retireIdleLocked removes an idle conn from the pool's accounting; the
@@ -150,13 +152,13 @@ func (p *pool) reapOnce(now time.Time) {
 	var stale []*conn
 	for c := p.idle.head; c != nil; {
 		next := c.glink.next
-		if p.expired(c, now) {
-			p.retireIdleLocked(c, closeExpired(p, c, now))
+		if why := p.expiredBy(c, now); why != numCloseReasons {
+			p.retireIdleLocked(c, why)
 			stale = append(stale, c)
 		}
 		c = next
 	}
 	p.dispatchLocked()
 	p.mu.Unlock()
-	closeAll(stale)
+	p.closeAll(stale)
 }

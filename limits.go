@@ -48,6 +48,8 @@ type limits struct {
 	acquireTimeout       time.Duration
 	idleTimeout          time.Duration // 0: never
 	lifetime             time.Duration // 0: forever
+	jitter               float64       // fraction of lifetime, [0, 1]
+	maxRequests          int           // per conn; 0: no limit
 	fifo                 bool
 	dialTimeout          time.Duration // 0: none
 	tlsTimeout           time.Duration // 0: none
@@ -65,6 +67,8 @@ func (c *Config) limits() limits {
 		maxPending:     max(c.MaxPendingPerHost, 0),
 		acquireTimeout: c.AcquireTimeout,
 		lifetime:       max(c.MaxConnLifetime, 0),
+		jitter:         min(max(c.LifetimeJitter, 0), 1),
+		maxRequests:    max(c.MaxRequestsPerConn, 0),
 		fifo:           c.IdleOrder == FIFO,
 		headerTimeout:  max(c.ResponseHeaderTimeout, 0),
 	}
@@ -119,6 +123,7 @@ type waiter struct {
 	hp     *hostPool
 	ch     chan grant // buffered: a grant never blocks the granter
 	queued bool
+	fresh  bool // a retry: it wants a new conn, never a handed-over one
 	h, g   waitLinks
 }
 
@@ -172,8 +177,8 @@ func (p *pool) mayWaitLocked(hp *hostPool) error {
 	return nil
 }
 
-func (p *pool) enqueueLocked(hp *hostPool) *waiter {
-	w := &waiter{hp: hp, ch: make(chan grant, 1), queued: true}
+func (p *pool) enqueueLocked(hp *hostPool, fresh bool) *waiter {
+	w := &waiter{hp: hp, ch: make(chan grant, 1), queued: true, fresh: fresh}
 	hp.waiters.pushBack(w, &w.h, hostWait)
 	p.waiters.pushBack(w, &w.g, globalWait)
 	return w
@@ -195,7 +200,7 @@ func (p *pool) dispatchLocked() {
 		if p.lim.maxTotal > 0 && p.total >= p.lim.maxTotal && p.idle.n == 0 {
 			break // no waiter of any host can dial
 		}
-		if ok, victim := p.roomLocked(w.hp, false); ok {
+		if ok, victim := p.roomLocked(w.hp, w.fresh); ok {
 			p.reserveLocked(w.hp, victim)
 			p.dequeueLocked(w)
 			w.ch <- grant{victim: victim}
@@ -240,9 +245,14 @@ func (p *pool) abandon(w *waiter) {
 	g := <-w.ch // granted before we took the lock: the grant is buffered
 	switch {
 	case g.c != nil:
+		p.mu.Lock()
+		w.hp.reused-- // counted at the hand-over, but never used
+		p.reused--
+		p.mu.Unlock()
+		g.c.requests-- // release counts one more
 		p.release(g.c)
 	case g.err == nil:
-		closeOne(g.victim)
+		p.closeOne(g.victim)
 		p.unreserve(w.hp)
 	}
 }

@@ -24,12 +24,15 @@ const (
 	CloseCanceled                        // the caller's context ended during the exchange
 	CloseIdleClosed                      // CloseIdleConnections
 	CloseClientClosed                    // Client.Close
+	CloseMaxRequests                     // served MaxRequestsPerConn requests
+	CloseDrained                         // its host was drained (DrainHost)
 	numCloseReasons
 )
 
 var closeReasonNames = [numCloseReasons]string{
 	"idle timeout", "lifetime", "server closed", "evicted", "idle cap",
 	"not reusable", "error", "canceled", "idle closed", "client closed",
+	"max requests", "drained",
 }
 
 func (r CloseReason) String() string {
@@ -50,8 +53,12 @@ type hostPool struct {
 	dialing, inUse int
 	idle           idleList
 	waiters        waitList
+	conns          idleList // every open (dialed) conn, oldest first: for ages in Stats
 
 	created, reused, closed uint64
+	reasons                 [numCloseReasons]uint64
+	waits                   uint64        // callers that had to wait for a conn
+	waitTime, maxWait       time.Duration // their total and longest wait
 }
 
 func (hp *hostPool) open() int { return hp.dialing + hp.inUse + hp.idle.n }
@@ -71,6 +78,8 @@ type pool struct {
 
 	created, reused, nclosed uint64
 	reasons                  [numCloseReasons]uint64
+	waits                    uint64
+	waitTime, maxWait        time.Duration
 }
 
 func (p *pool) init(c *Client) {
@@ -108,6 +117,19 @@ func (p *pool) dropIfEmptyLocked(hp *hostPool) {
 // handed over by release while the caller waited. fresh skips idle conns
 // (a retry wants a new connection).
 func (p *pool) acquire(ctx context.Context, req *Request, fresh bool) (*conn, error) {
+	c, err := p.acquireConn(ctx, req, fresh)
+	if err == nil {
+		if f := p.c.cfg.Events.ConnAcquired; f != nil {
+			f(c.info(), c.reused)
+		}
+	}
+	return c, err
+}
+
+func (p *pool) acquireConn(ctx context.Context, req *Request, fresh bool) (*conn, error) {
+	if ctx.Err() != nil {
+		return nil, ctxErr(ctx, "acquire") // keep the idle conns for others
+	}
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -120,7 +142,7 @@ func (p *pool) acquire(ctx context.Context, req *Request, fresh bool) (*conn, er
 			if c := p.takeIdleLocked(hp, time.Now(), &stale); c != nil {
 				p.dispatchLocked()
 				p.mu.Unlock()
-				closeAll(stale)
+				p.closeAll(stale)
 				if !c.alive() {
 					p.mu.Lock()
 					hp.reused-- // counted by takeIdleLocked, but not reused after all
@@ -139,8 +161,8 @@ func (p *pool) acquire(ctx context.Context, req *Request, fresh bool) (*conn, er
 				p.reserveLocked(hp, victim)
 				p.dispatchLocked()
 				p.mu.Unlock()
-				closeAll(stale)
-				closeOne(victim)
+				p.closeAll(stale)
+				p.closeOne(victim)
 				return p.dial(ctx, hp)
 			}
 		}
@@ -148,23 +170,38 @@ func (p *pool) acquire(ctx context.Context, req *Request, fresh bool) (*conn, er
 			p.dropIfEmptyLocked(hp)
 			p.dispatchLocked()
 			p.mu.Unlock()
-			closeAll(stale)
+			p.closeAll(stale)
 			return nil, err
 		}
-		w := p.enqueueLocked(hp)
+		w := p.enqueueLocked(hp, fresh)
 		p.dispatchLocked()
 		p.mu.Unlock()
-		closeAll(stale)
+		p.closeAll(stale)
+		start := time.Now()
 		g, err := p.wait(ctx, w)
 		if err != nil {
 			return nil, err
 		}
+		p.noteWait(hp, time.Since(start))
 		if !g.dial() {
 			return g.c, nil // handed over by release: it just served a response
 		}
-		closeOne(g.victim)
+		p.closeOne(g.victim)
 		return p.dial(ctx, hp)
 	}
+}
+
+// noteWait records how long a caller waited for a conn to hp. hp is live:
+// the caller holds a conn or a dial slot of it.
+func (p *pool) noteWait(hp *hostPool, d time.Duration) {
+	p.mu.Lock()
+	hp.waits++
+	hp.waitTime += d
+	hp.maxWait = max(hp.maxWait, d)
+	p.waits++
+	p.waitTime += d
+	p.maxWait = max(p.maxWait, d)
+	p.mu.Unlock()
 }
 
 // roomLocked reports whether hp may open one more conn now and, when that
@@ -191,11 +228,13 @@ func (p *pool) roomLocked(hp *hostPool, fresh bool) (bool, *conn) {
 // reserveLocked takes the slots of one dialing conn of hp, retiring victim
 // (an idle conn) first when there is one.
 func (p *pool) reserveLocked(hp *hostPool, victim *conn) {
+	// Count the dial first: retiring the victim must not drop hp from the
+	// map when the victim was its last conn.
+	hp.dialing++
+	p.total++
 	if victim != nil {
 		p.retireIdleLocked(victim, CloseEvicted)
 	}
-	hp.dialing++
-	p.total++
 }
 
 // unreserve gives back the slots of a dial that failed.
@@ -214,10 +253,13 @@ func (p *pool) forgetLocked(c *conn, why CloseReason) {
 	hp := c.hp
 	hp.inUse--
 	hp.closed++
+	hp.reasons[why]++
+	hp.conns.remove(c, allLinks)
 	p.total--
 	p.nclosed++
 	p.reasons[why]++
 	c.state = stateClosed
+	c.closedBy = why
 	p.dropIfEmptyLocked(hp)
 }
 
@@ -227,7 +269,7 @@ func (p *pool) closeConn(c *conn, why CloseReason) {
 	p.forgetLocked(c, why)
 	p.dispatchLocked()
 	p.mu.Unlock()
-	c.nc.Close()
+	p.closeOne(c)
 }
 
 // release takes back an in-use conn whose response is complete and which
@@ -235,15 +277,23 @@ func (p *pool) closeConn(c *conn, why CloseReason) {
 // deque when the host is under MaxIdleConnsPerHost, or it is closed.
 func (p *pool) release(c *conn) {
 	now := time.Now()
+	c.requests++
+	if f := p.c.cfg.Events.ConnReleased; f != nil {
+		f(c.info())
+	}
 	p.mu.Lock()
 	hp := c.hp
 	why := CloseReason(numCloseReasons)
 	switch {
 	case p.closed:
 		why = CloseClientClosed
-	case p.lim.lifetime > 0 && now.Sub(c.createdAt) >= p.lim.lifetime:
+	case c.drain.Load():
+		why = CloseDrained
+	case p.lim.maxRequests > 0 && c.requests >= p.lim.maxRequests:
+		why = CloseMaxRequests
+	case !c.retireAt.IsZero() && !now.Before(c.retireAt):
 		why = CloseLifetime
-	case hp.waiters.n > 0:
+	case hp.waiters.n > 0 && !hp.waiters.head.fresh:
 		w := hp.waiters.head
 		p.dequeueLocked(w)
 		hp.reused++
@@ -259,13 +309,38 @@ func (p *pool) release(c *conn) {
 		p.forgetLocked(c, why)
 		p.dispatchLocked()
 		p.mu.Unlock()
-		c.nc.Close()
+		p.closeOne(c)
 		return
 	}
 	p.pushIdleLocked(c, now)
 	// A waiter of another host blocked by MaxTotalConns may now evict it.
 	p.dispatchLocked()
 	p.mu.Unlock()
+}
+
+// drainHost closes the idle conns of the host with key now, and marks its
+// conns in use to be closed when released. It reports whether the host was
+// in the pool.
+func (p *pool) drainHost(key string) bool {
+	p.mu.Lock()
+	hp := p.hosts[key]
+	if hp == nil {
+		p.mu.Unlock()
+		return false
+	}
+	var stale []*conn
+	for c := hp.conns.head; c != nil; c = c.alink.next {
+		c.drain.Store(true)
+	}
+	for hp.idle.head != nil {
+		c := hp.idle.head
+		p.retireIdleLocked(c, CloseDrained)
+		stale = append(stale, c)
+	}
+	p.dispatchLocked()
+	p.mu.Unlock()
+	p.closeAll(stale)
+	return true
 }
 
 // closeIdle closes every idle conn.
@@ -279,7 +354,7 @@ func (p *pool) closeIdle() {
 	}
 	p.dispatchLocked()
 	p.mu.Unlock()
-	closeAll(stale)
+	p.closeAll(stale)
 }
 
 // close shuts the pool: waiters fail with ErrClientClosed, idle conns are
@@ -289,6 +364,7 @@ func (p *pool) close() {
 	p.closed = true
 	for w := p.waiters.head; w != nil; w = p.waiters.head {
 		p.dequeueLocked(w)
+		p.dropIfEmptyLocked(w.hp)
 		w.ch <- grant{err: ErrClientClosed}
 	}
 	var stale []*conn
@@ -298,17 +374,24 @@ func (p *pool) close() {
 		stale = append(stale, c)
 	}
 	p.mu.Unlock()
-	closeAll(stale)
+	p.closeAll(stale)
 }
 
-func closeOne(c *conn) {
-	if c != nil {
-		c.nc.Close()
+// closeOne closes the socket of a conn already forgotten by the
+// accounting (forgetLocked), and reports it to Events.ConnClosed. It is
+// called without the lock held.
+func (p *pool) closeOne(c *conn) {
+	if c == nil {
+		return
+	}
+	c.nc.Close()
+	if f := p.c.cfg.Events.ConnClosed; f != nil {
+		f(c.info(), c.closedBy)
 	}
 }
 
-func closeAll(cs []*conn) {
+func (p *pool) closeAll(cs []*conn) {
 	for _, c := range cs {
-		c.nc.Close()
+		p.closeOne(c)
 	}
 }

@@ -48,7 +48,7 @@ func (r *Request) sendMode() sendMode {
 func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, resp *Response) (exchange, error) {
 	ex := exchange{cn: cn}
 	dl, hasDL := ctx.Deadline()
-	cn.setDeadline(dl) // the zero time clears a previous caller's deadline
+	cn.setDeadline(ctx, dl) // the zero time clears a previous caller's deadline
 	if ctx.Done() != nil {
 		if ctx.Err() != nil {
 			c.pool.closeConn(cn, CloseCanceled)
@@ -56,7 +56,7 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 		}
 		ex.stop = context.AfterFunc(ctx, cn.interrupt)
 	}
-	closeReq := req.ConnectionClose()
+	closeReq := req.ConnectionClose() || c.pool.lastRequest(cn)
 	mode := req.sendMode()
 	err := req.writeHead(cn.bw, closeReq)
 	if err == nil && mode == sendInline {
@@ -76,7 +76,7 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 	switch mode {
 	case sendInline:
 		if rht > 0 {
-			cn.setReadDeadline(headerDeadline(rht, dl, hasDL))
+			cn.setReadDeadline(ctx, headerDeadline(rht, dl, hasDL))
 		}
 	case sendConcurrent:
 		sender = startBodySender(ctx, cn, req, rht, dl, hasDL)
@@ -95,6 +95,8 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 		c.abort(ctx, ex)
 		var se sendError
 		switch {
+		case ctx.Err() != nil:
+			// The caller gave up; whatever the sender saw came after.
 		case isBodyReadError(sendErr):
 			return ex, writeErr(ctx, sendErr)
 		case errors.As(err, &se):
@@ -109,9 +111,59 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 		// connection is in an unknown state on the server's side.
 		ex.framing.close = true
 	}
-	cn.resetDeadline(dl)
+	if sender != nil {
+		cn.invalidateDeadline() // the sender moved the read deadline
+	}
+	cn.setDeadline(ctx, dl)
 	ex.framing.close = ex.framing.close || closeReq
+	if ka := resp.Header.Peek("Keep-Alive"); ka != nil {
+		cn.serverIdle = keepAliveIdle(ka)
+	}
 	return ex, nil
+}
+
+// lastRequest reports whether the request about to go out on cn is its
+// last: it reaches MaxRequestsPerConn, or cn is past its lifetime or
+// drained. Such a request carries "Connection: close".
+func (p *pool) lastRequest(cn *conn) bool {
+	if p.lim.maxRequests > 0 && cn.requests+1 >= p.lim.maxRequests {
+		return true
+	}
+	if !cn.retireAt.IsZero() && !time.Now().Before(cn.retireAt) {
+		return true
+	}
+	return cn.drain.Load()
+}
+
+// keepAliveIdle reads the timeout parameter of a Keep-Alive field
+// ("timeout=5, max=100") and returns how long the conn may stay idle: the
+// server's timeout less a margin (one second, or half of a shorter
+// timeout), so the client retires it first. Zero means no usable timeout.
+func keepAliveIdle(v []byte) time.Duration {
+	for len(v) > 0 {
+		var elem []byte
+		elem, v = nextListElem(v)
+		if len(elem) < 8 || !equalFoldBytes(elem[:8], "timeout=") {
+			continue
+		}
+		n, ok := int64(0), len(elem) > 8
+		for _, b := range elem[8:] {
+			if b < '0' || b > '9' || n > 1<<30 {
+				ok = false
+				break
+			}
+			n = n*10 + int64(b-'0')
+		}
+		if !ok || n <= 0 {
+			return 0
+		}
+		d := time.Duration(n) * time.Second
+		if d > 2*time.Second {
+			return d - time.Second
+		}
+		return d / 2
+	}
+	return 0
 }
 
 // headerDeadline is when ResponseHeaderTimeout (rht) fires if it starts
@@ -132,7 +184,7 @@ func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request,
 	dl, hasDL := ctx.Deadline()
 	rht := c.pool.lim.headerTimeout
 	if ect := c.pool.lim.expectTimeout; ect > 0 {
-		cn.setReadDeadline(headerDeadline(ect, dl, hasDL))
+		cn.setReadDeadline(ctx, headerDeadline(ect, dl, hasDL))
 		_, perr := cn.br.Peek(1)
 		bodySent = perr != nil && isTimeout(perr) && ctx.Err() == nil && (!hasDL || time.Now().Before(dl))
 		if perr != nil && !bodySent {
@@ -147,9 +199,9 @@ func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request,
 		}
 	}
 	if rht > 0 {
-		cn.setReadDeadline(headerDeadline(rht, dl, hasDL))
+		cn.setReadDeadline(ctx, headerDeadline(rht, dl, hasDL))
 	} else {
-		cn.setReadDeadline(dl)
+		cn.setReadDeadline(ctx, dl)
 	}
 	if _, err = cn.br.Peek(1); err != nil {
 		return f, bodySent, false, err
@@ -163,7 +215,7 @@ func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request,
 			return sendError{err}
 		}
 		if rht > 0 {
-			cn.setReadDeadline(headerDeadline(rht, dl, hasDL))
+			cn.setReadDeadline(ctx, headerDeadline(rht, dl, hasDL))
 		}
 		return nil
 	})
@@ -206,11 +258,12 @@ func writeErr(ctx context.Context, err error) error {
 // caller reads the response head.
 type bodySender struct {
 	cn   *conn
+	req  *Request
 	done chan error
 }
 
 func startBodySender(ctx context.Context, cn *conn, req *Request, rht time.Duration, dl time.Time, hasDL bool) *bodySender {
-	s := &bodySender{cn: cn, done: make(chan error, 1)}
+	s := &bodySender{cn: cn, req: req, done: make(chan error, 1)}
 	go func() {
 		err := sendBody(cn, req)
 		switch {
@@ -229,9 +282,12 @@ func startBodySender(ctx context.Context, cn *conn, req *Request, rht time.Durat
 	return s
 }
 
-// finish waits for the sender, stopping it first if it is still writing
-// (the response came early, or reading it failed). It returns nil only if
-// the whole body was sent.
+// finish waits for the sender, stopping it first if it is still at work
+// (the response came early, or reading it failed): a past write deadline
+// stops a write, and closing the body stream stops a read blocked in it
+// (a pipe whose writer stalls). A stream whose Read ignores Close delays
+// finish until that Read returns. finish returns nil only if the whole body
+// was sent.
 func (s *bodySender) finish() error {
 	if s == nil {
 		return nil
@@ -242,6 +298,7 @@ func (s *bodySender) finish() error {
 	default:
 	}
 	s.cn.nc.SetWriteDeadline(aLongTimeAgo)
+	s.req.closeBodyStream()
 	err := <-s.done
 	if err == nil {
 		return nil // it finished just now

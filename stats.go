@@ -2,6 +2,8 @@
 
 package asynchttp
 
+import "time"
+
 // HostStats is the state of the connections to one host.
 type HostStats struct {
 	Open    int // Dialing + InUse + Idle
@@ -16,14 +18,28 @@ type HostStats struct {
 	Created uint64 // connections dialed successfully
 	Reused  uint64 // requests sent on a connection that had served before
 	Closed  uint64 // connections closed
+	// ClosedBy counts closed connections by reason.
+	ClosedBy map[CloseReason]uint64
+
+	// Waits is the number of callers that had to wait for a connection
+	// (a cap was reached) and got one; WaitTime is their total wait and
+	// MaxWait the longest.
+	Waits    uint64
+	WaitTime time.Duration
+	MaxWait  time.Duration
+
+	// OldestConn and MeanConnAge are the age of the oldest open (dialed)
+	// connection and the mean age of the open connections, at the time of
+	// the snapshot. Zero when none is open.
+	OldestConn  time.Duration
+	MeanConnAge time.Duration
 }
 
-// Stats is a snapshot of a Client's pool.
+// Stats is a snapshot of a Client's pool. The embedded HostStats holds
+// the totals over all hosts; its counters count since New.
 type Stats struct {
-	HostStats                      // totals over all hosts, since New
-	Hosts     map[string]HostStats // keyed by "scheme://host:port"
-	// ClosedBy counts closed connections by reason, since New.
-	ClosedBy map[CloseReason]uint64
+	HostStats
+	Hosts map[string]HostStats // keyed by "scheme://host:port"
 }
 
 // Stats returns a snapshot of the pool. It takes the pool's lock briefly
@@ -32,35 +48,63 @@ func (c *Client) Stats() Stats {
 	p := &c.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Stats{
-		Hosts:    make(map[string]HostStats, len(p.hosts)),
-		ClosedBy: make(map[CloseReason]uint64),
-	}
+	now := time.Now()
+	s := Stats{Hosts: make(map[string]HostStats, len(p.hosts))}
+	var ageSum time.Duration
+	var aged int
 	for key, hp := range p.hosts {
 		h := HostStats{
-			Open:    hp.open(),
-			Dialing: hp.dialing,
-			InUse:   hp.inUse,
-			Idle:    hp.idle.n,
-			Waiting: hp.waiters.n,
-			Created: hp.created,
-			Reused:  hp.reused,
-			Closed:  hp.closed,
+			Open:     hp.open(),
+			Dialing:  hp.dialing,
+			InUse:    hp.inUse,
+			Idle:     hp.idle.n,
+			Waiting:  hp.waiters.n,
+			Created:  hp.created,
+			Reused:   hp.reused,
+			Closed:   hp.closed,
+			ClosedBy: reasonMap(&hp.reasons),
+			Waits:    hp.waits,
+			WaitTime: hp.waitTime,
+			MaxWait:  hp.maxWait,
 		}
+		var sum time.Duration
+		n := 0
+		for c := hp.conns.head; c != nil; c = c.alink.next {
+			age := now.Sub(c.createdAt)
+			h.OldestConn = max(h.OldestConn, age)
+			sum += age
+			n++
+		}
+		if n > 0 {
+			h.MeanConnAge = sum / time.Duration(n)
+		}
+		ageSum += sum
+		aged += n
+		s.OldestConn = max(s.OldestConn, h.OldestConn)
 		s.Hosts[key] = h
 		s.Dialing += h.Dialing
 		s.InUse += h.InUse
 		s.Idle += h.Idle
 		s.Waiting += h.Waiting
 	}
+	if aged > 0 {
+		s.MeanConnAge = ageSum / time.Duration(aged)
+	}
 	s.Open = p.total
 	s.Created, s.Reused, s.Closed = p.created, p.reused, p.nclosed
-	for r, n := range p.reasons {
+	s.ClosedBy = reasonMap(&p.reasons)
+	s.Waits, s.WaitTime, s.MaxWait = p.waits, p.waitTime, p.maxWait
+	return s
+}
+
+func reasonMap(r *[numCloseReasons]uint64) map[CloseReason]uint64 {
+	m := make(map[CloseReason]uint64)
+	for i, n := range r {
 		if n > 0 {
-			s.ClosedBy[CloseReason(r)] = n
+			m[CloseReason(i)] = n
 		}
 	}
-	return s
+	return m
 }
 
 // checkInvariants verifies the pool's accounting: for every host, open =
@@ -88,6 +132,16 @@ func (p *pool) checkInvariants() string {
 		}
 		if n != hp.idle.n {
 			return "host " + key + ": idle deque length differs from its count"
+		}
+		all := 0
+		for c := hp.conns.head; c != nil; c = c.alink.next {
+			if c.hp != hp || c.state == stateClosed {
+				return "host " + key + ": foreign or closed conn in the open list"
+			}
+			all++
+		}
+		if all != hp.inUse+hp.idle.n || all != hp.conns.n {
+			return "host " + key + ": open list differs from in use + idle"
 		}
 		if p.lim.maxPerHost > 0 && hp.open() > p.lim.maxPerHost {
 			return "host " + key + ": over MaxConnsPerHost"

@@ -4,6 +4,7 @@ package asynchttp
 
 import (
 	"compress/gzip"
+	"crypto/tls"
 	"context"
 	"errors"
 	"io"
@@ -120,6 +121,10 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, ex exchange, re
 		Close:         ex.framing.close,
 		Request:       hreq,
 	}
+	if tc, ok := ex.cn.nc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		hr.TLS = &st
+	}
 	if resp.Reason() == "" {
 		hr.Status = strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
 	}
@@ -193,7 +198,12 @@ func (b *respBody) Read(p []byte) (int, error) {
 	b.reading = false
 	switch {
 	case err == io.EOF:
-		b.endLocked(true, io.EOF)
+		// After a Close that raced this Read, the conn may carry the
+		// interrupt's past deadline: it must not be reused.
+		b.endLocked(!b.closed, io.EOF)
+	case err != nil && b.closed:
+		b.endLocked(false, errBodyClosed)
+		err = b.err
 	case err != nil:
 		b.endLocked(false, ioErr(b.ctx, "read body", err))
 		err = b.err
