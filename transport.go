@@ -4,8 +4,8 @@ package asynchttp
 
 import (
 	"compress/gzip"
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
