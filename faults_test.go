@@ -13,6 +13,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,7 +133,9 @@ func TestFaultIdleConnsClosedByServer(t *testing.T) {
 			st := c.Stats()
 			// Each stale conn was found dead by the liveness check, or its
 			// request failed before a response byte and went out again.
-			assert.Equal(t, uint64(warm), st.ClosedBy[asynchttp.CloseServerClosed]+st.ClosedBy[asynchttp.CloseError])
+			// (More may have gone the same way if a scheduling pause let the
+			// server's 20ms pass again.)
+			assert.GreaterOrEqual(t, st.ClosedBy[asynchttp.CloseServerClosed]+st.ClosedBy[asynchttp.CloseError], uint64(warm))
 			checkPoolEmpty(t, c)
 		})
 	}
@@ -216,16 +220,16 @@ func TestFaultStalls(t *testing.T) {
 				require.ErrorAs(t, err, &te)
 				assert.Equal(t, "response header", te.Op)
 			}},
-		{"stalls after headers", asynchttp.Config{ResponseHeaderTimeout: 20 * time.Millisecond}, 80 * time.Millisecond,
-			func(nc net.Conn) { io.WriteString(nc, head+"ab") }, 80 * time.Millisecond, deadlineExceeded},
+		{"stalls after headers", asynchttp.Config{ResponseHeaderTimeout: 100 * time.Millisecond}, 300 * time.Millisecond,
+			func(nc net.Conn) { io.WriteString(nc, head+"ab") }, 300 * time.Millisecond, deadlineExceeded},
 		{"stalls inside a chunk", asynchttp.Config{}, 80 * time.Millisecond,
 			func(nc net.Conn) {
 				io.WriteString(nc, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab")
 			}, 80 * time.Millisecond, deadlineExceeded},
-		{"slow body is not a header timeout", asynchttp.Config{ResponseHeaderTimeout: 30 * time.Millisecond}, 0,
+		{"slow body is not a header timeout", asynchttp.Config{ResponseHeaderTimeout: 100 * time.Millisecond}, 0,
 			func(nc net.Conn) {
 				io.WriteString(nc, head+"he")
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(250 * time.Millisecond)
 				io.WriteString(nc, "llo")
 			}, 0, nil},
 	} {
@@ -234,13 +238,26 @@ func TestFaultStalls(t *testing.T) {
 				c := newClient(t, tt.cfg)
 				srv := testserver.NewScripted(t, func(nc net.Conn) {
 					br := bufio.NewReader(nc)
-					if _, _, err := testserver.ReadRequest(br); err != nil {
-						return
+					for {
+						req, _, err := testserver.ReadRequest(br)
+						if err != nil {
+							return
+						}
+						if req.URL.Path != "/warm" {
+							break
+						}
+						if testserver.Respond(nc, 200, "warm") != nil {
+							return
+						}
 					}
 					tt.script(nc)
 					br.ReadByte() // until the client hangs up
 				})
 				ctx := testCtx(t)
+				// Dial first: the deadlines below are for the exchange, not
+				// for a dial slowed down by a busy machine.
+				_, _, err := fetch(ctx, c, how, srv.URL()+"/warm")
+				require.NoError(t, err)
 				if tt.ctx > 0 {
 					var cancel context.CancelFunc
 					ctx, cancel = context.WithTimeout(ctx, tt.ctx)
@@ -262,6 +279,7 @@ func TestFaultStalls(t *testing.T) {
 				tt.check(t, err)
 				assert.GreaterOrEqual(t, took, tt.want-5*time.Millisecond, "fired early")
 				assert.Less(t, took, tt.want+2*time.Second, "fired late")
+				assert.Equal(t, 1, srv.Accepted())
 				checkPoolEmpty(t, c)
 			})
 		}
@@ -270,6 +288,45 @@ func TestFaultStalls(t *testing.T) {
 
 func deadlineExceeded(t *testing.T, err error) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// longCtx is testCtx for the long load tests: it ends with the test or
+// after d.
+func longCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestFaultDialBoundedByContextDeadline: a dial cut off by the caller's
+// deadline reports context.DeadlineExceeded, like every other phase. The
+// dialer here behaves like net.Dialer, which turns the context's deadline
+// into a socket deadline: its i/o timeout can come back a moment before
+// the context's own timer has marked the context done.
+func TestFaultDialBoundedByContextDeadline(t *testing.T) {
+	t.Skip("bug: dialErr maps a dial timeout to context.DeadlineExceeded only if ctx.Err() is already set; " +
+		"when net.Dialer's socket deadline (the caller's deadline) fires first, the caller gets " +
+		"*TimeoutError{Op: \"dial\"} wrapping i/o timeout, not DeadlineExceeded (~37 of 50 here); " +
+		"ioErr already checks ctx.Deadline() for this race, dialErr does not")
+	c := newClient(t, asynchttp.Config{
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dl, _ := ctx.Deadline()
+			for time.Now().Before(dl) {
+				runtime.Gosched()
+			}
+			return nil, &net.OpError{Op: "dial", Net: network, Err: os.ErrDeadlineExceeded}
+		},
+	})
+	for i := range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
+		_, _, err := get(ctx, c, "GET", "http://127.0.0.1:1/")
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded, "attempt %d", i)
+		var ne net.Error
+		require.ErrorAs(t, err, &ne)
+		assert.True(t, ne.Timeout())
+	}
+	checkPoolEmpty(t, c)
 }
 
 // TestFaultSlotWaitHonoursContext: callers queued for the one slot of a
@@ -389,7 +446,7 @@ func TestFaultRSTStorm(t *testing.T) {
 					}
 				}
 			})
-			ctx := testCtx(t)
+			ctx := longCtx(t, time.Minute)
 			const n = 200
 			var ok, failed atomic.Int32
 			for round := range 2 {
@@ -477,7 +534,7 @@ func TestFaultChaos(t *testing.T) {
 					}
 				}
 			})
-			ctx := testCtx(t)
+			ctx := longCtx(t, 2*time.Minute) // a busy CI machine is slow
 			const workers = 64
 			var next, failed atomic.Int32
 			var firstErr sync.Once
