@@ -1,0 +1,9 @@
+package asynchttptest_test
+
+import (
+	"testing"
+
+	"github.com/asynchttp/asynchttp/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
