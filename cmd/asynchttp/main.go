@@ -1,184 +1,125 @@
-// Command asynchttp is a small demonstration of the asynchttp pool: it
-// starts a few local HTTP servers on 127.0.0.1 (one "host" each), sends
-// requests to them through one Client under a total and a per-host cap, and
-// prints what the pool did.
+// Command asynchttp is the command-line face of the asynchttp pool: an
+// embedded demo crawl (no arguments), and the subcommands get, crawl and
+// bench, each built on the library's public API alone.
 //
 // Usage:
 //
-//	go run ./cmd/asynchttp [-hosts 4] [-requests 400] [-concurrency 32] [-total 8] [-per-host 3]
+//	asynchttp                       run the embedded demo (local servers only)
+//	asynchttp demo  [flags]         the same, with its knobs
+//	asynchttp get   [flags] URL...  fetch URLs concurrently
+//	asynchttp crawl [flags] URL...  breadth-first crawl of the given sites
+//	asynchttp bench [flags] URL     load generator: requests/s and latencies
+//
+// Every subcommand takes -h. Ctrl-C stops a run cleanly and still prints
+// its summary.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
+	"io"
 	"os"
-	"sort"
-	"sync"
-	"sync/atomic"
-	"text/tabwriter"
-	"time"
+	"os/signal"
+	"syscall"
+)
 
-	"github.com/asynchttp/asynchttp"
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailed      = 1   // the run went, but failed (nothing succeeded, or a get failed)
+	exitUsage       = 2   // bad flag, bad URL, bad argument
+	exitInterrupted = 130 // Ctrl-C, after the summary
 )
 
 func main() {
-	hosts := flag.Int("hosts", 4, "local servers to start, one port (host) each")
-	requests := flag.Int("requests", 400, "requests to send in all")
-	concurrency := flag.Int("concurrency", 32, "requests in flight at once")
-	total := flag.Int("total", 8, "Config.MaxTotalConns")
-	perHost := flag.Int("per-host", 3, "Config.MaxConnsPerHost")
-	flag.Parse()
-	if err := run(*hosts, *requests, *concurrency, *total, *perHost); err != nil {
-		fmt.Fprintln(os.Stderr, "asynchttp:", err)
-		os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first Ctrl-C, a second one kills at once.
+		<-ctx.Done()
+		stop()
+	}()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `asynchttp: a pooled HTTP/1.1 client with a total and a per-host connection cap.
+
+Usage:
+  asynchttp                       run the embedded demo: 16 local hosts on 127.0.0.1, crawled
+  asynchttp demo  [flags]         the demo, with its knobs (-pages, -hosts, caps, ...)
+  asynchttp get   [flags] URL...  fetch URLs concurrently, one line each
+  asynchttp crawl [flags] URL...  breadth-first crawl of the given sites, per-host table
+  asynchttp bench [flags] URL     load generator: requests/s, latency histogram, statuses
+
+Run "asynchttp <command> -h" for the flags of a command. Flags named after a
+Config field (-max-total-conns, -idle-timeout, ...) set that field, with the
+library's defaults. Ctrl-C stops a run and still prints its summary.
+`
+
+// run is the whole program: it parses args, runs one command under ctx and
+// returns the exit code. Tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return runDemo(ctx, nil, stdout, stderr)
 	}
-}
-
-// site is the local servers, counting the connections they see.
-type site struct {
-	urls          []string
-	srv           *http.Server
-	mu            sync.Mutex
-	open, maxOpen int
-}
-
-func startSite(n int) (*site, error) {
-	s := &site{}
-	s.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			time.Sleep(2 * time.Millisecond) // a little server think time
-			fmt.Fprintf(w, "page %s from %s\n", r.URL.Path, r.Host)
-		}),
-		ConnState: func(_ net.Conn, st http.ConnState) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			switch st {
-			case http.StateNew:
-				s.open++
-				s.maxOpen = max(s.maxOpen, s.open)
-			case http.StateClosed, http.StateHijacked:
-				s.open--
-			}
-		},
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "demo":
+		return runDemo(ctx, rest, stdout, stderr)
+	case "get":
+		return runGet(ctx, rest, stdout, stderr)
+	case "crawl":
+		return runCrawl(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
 	}
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			s.srv.Close()
-			return nil, err
-		}
-		s.urls = append(s.urls, "http://"+ln.Addr().String())
-		go s.srv.Serve(ln)
+	if len(cmd) > 0 && cmd[0] == '-' {
+		// Flags with no command: they are the demo's.
+		return runDemo(ctx, args, stdout, stderr)
 	}
-	return s, nil
+	fmt.Fprintf(stderr, "asynchttp: unknown command %q (want demo, get, crawl or bench; see asynchttp -h)\n", cmd)
+	return exitUsage
 }
 
-// dialer counts the connections the client has open: dialed and not yet
-// closed.
-type dialer struct {
-	open, maxOpen atomic.Int64
-}
+// usageError is a mistake in the command line: reported in one line, exit
+// code 2.
+type usageError struct{ msg string }
 
-type countedConn struct {
-	net.Conn
-	d    *dialer
-	once sync.Once
-}
+func (e *usageError) Error() string { return e.msg }
 
-func (c *countedConn) Close() error {
-	c.once.Do(func() { c.d.open.Add(-1) })
-	return c.Conn.Close()
-}
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
 
-func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	var nd net.Dialer
-	nc, err := nd.DialContext(ctx, network, addr)
+// parseFlags parses args with fs. It returns (done, code): done when the
+// command must stop now (help printed, or an error reported).
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (bool, int) {
+	fs.SetOutput(io.Discard) // errors are reported in one line below
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return true, exitOK
+	}
 	if err != nil {
-		return nil, err
+		fmt.Fprintf(stderr, "asynchttp %s: %v (see asynchttp %s -h)\n", fs.Name(), err, fs.Name())
+		return true, exitUsage
 	}
-	n := d.open.Add(1)
-	for m := d.maxOpen.Load(); n > m && !d.maxOpen.CompareAndSwap(m, n); m = d.maxOpen.Load() {
-	}
-	return &countedConn{Conn: nc, d: d}, nil
+	return false, exitOK
 }
 
-func run(hosts, requests, concurrency, total, perHost int) error {
-	if hosts < 1 || requests < 1 || concurrency < 1 {
-		return fmt.Errorf("-hosts, -requests and -concurrency must be positive")
+// newFlagSet returns a FlagSet whose usage prints head, then the flags.
+func newFlagSet(name, head string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprint(out, head)
+		fmt.Fprintln(out, "\nFlags:")
+		fs.PrintDefaults()
 	}
-	s, err := startSite(hosts)
-	if err != nil {
-		return err
-	}
-	defer s.srv.Close()
-
-	var d dialer
-	c := asynchttp.New(asynchttp.Config{MaxTotalConns: total, MaxConnsPerHost: perHost, Dial: d.dial})
-	defer c.Close()
-	fmt.Printf("asynchttp demo: %d requests to %d local hosts, %d at a time, MaxTotalConns=%d MaxConnsPerHost=%d\n",
-		requests, hosts, concurrency, total, perHost)
-
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	start := time.Now()
-	var next, failed, bytes atomic.Int64
-	var wg sync.WaitGroup
-	for range concurrency {
-		wg.Go(func() {
-			req := asynchttp.AcquireRequest()
-			resp := asynchttp.AcquireResponse()
-			defer asynchttp.ReleaseRequest(req)
-			defer asynchttp.ReleaseResponse(resp)
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(requests) {
-					return
-				}
-				req.SetRequestURI(fmt.Sprintf("%s/page/%d", s.urls[i%int64(hosts)], i))
-				if err := c.Do(ctx, req, resp); err != nil {
-					failed.Add(1)
-					fmt.Fprintln(os.Stderr, "request failed:", err)
-					continue
-				}
-				bytes.Add(int64(len(resp.Body())))
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-
-	st := c.Stats()
-	fmt.Printf("done in %v: %d ok, %d failed, %d body bytes, %.0f req/s\n",
-		elapsed.Round(time.Millisecond), int64(requests)-failed.Load(), failed.Load(), bytes.Load(),
-		float64(requests)/elapsed.Seconds())
-	s.mu.Lock()
-	fmt.Printf("most connections open at once: %d by the client (cap %d), %d seen by the servers\n",
-		d.maxOpen.Load(), total, s.maxOpen)
-	fmt.Println("  (a server counts a closed connection until it reads the FIN, so it may see one more)")
-	s.mu.Unlock()
-	fmt.Printf("pool: created %d, reused %d, open %d (idle %d), closed %d\n",
-		st.Created, st.Reused, st.Open, st.Idle, st.Closed)
-
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "host\topen\tidle\tcreated\treused\tclosed\t")
-	keys := make([]string, 0, len(st.Hosts))
-	for k := range st.Hosts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		h := st.Hosts[k]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t\n", k, h.Open, h.Idle, h.Created, h.Reused, h.Closed)
-	}
-	tw.Flush()
-	for r, n := range st.ClosedBy {
-		fmt.Printf("closed by %s: %d\n", r, n)
-	}
-	if failed.Load() > 0 {
-		return fmt.Errorf("%d requests failed", failed.Load())
-	}
-	return nil
+	return fs
 }

@@ -1,0 +1,145 @@
+// The crawl command.
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/asynchttp/asynchttp"
+)
+
+const crawlHead = `Usage: asynchttp crawl [flags] URL...
+
+Crawls the given sites breadth-first: fetches each URL, follows the links of
+HTML pages (a and area href, and redirects) to the hosts allowed, at most
+-depth links away and -max-pages pages in all. Bodies stream through a
+handler: a response that is not HTML is abandoned after its head. At the
+end, a per-host table: requests, pages fine (2xx/3xx), connections dialed,
+the most open at once, the share of requests on a reused connection, p50
+and p99 latency, errors by kind; then the pool's close reasons.
+
+-json writes one JSON record per page to stdout (the table goes to stderr):
+url, depth, status, content_type, bytes, links, skipped, reused, ms, error,
+error_kind.
+
+Exit code: 0 when at least one page was fetched, 1 when none was, 2 for a
+bad flag or URL, 130 after Ctrl-C.
+`
+
+// stringsFlag collects a repeated, comma-separated flag.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string { return strings.Join(*s, ",") }
+
+func (s *stringsFlag) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*s = append(*s, p)
+		}
+	}
+	return nil
+}
+
+func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("crawl", crawlHead)
+	var cf configFlags
+	cf.register(fs, asynchttp.Config{})
+	fs.IntVar(&cf.cfg.MaxTotalConns, "total", 0, "short for -max-total-conns")
+	fs.IntVar(&cf.cfg.MaxConnsPerHost, "per-host", 0, "short for -max-conns-per-host")
+	var allow stringsFlag
+	fs.Var(&allow, "allow-host", "hosts the crawl may visit, repeated or comma-separated: host:port, host (any port) or *; default: the seeds' host:port")
+	depth := fs.Int("depth", 3, "follow links at most this many hops from a seed")
+	maxPages := fs.Int("max-pages", 1000, "fetch at most this many URLs in all")
+	inflight := fs.Int("c", 32, "requests in flight at once")
+	delay := fs.Duration("delay-per-host", 0, "politeness: at least this long between two requests to one host")
+	timeout := fs.Duration("timeout", 30*time.Second, "per-request deadline (waiting for a connection included); 0 = none")
+	jsonOut := fs.Bool("json", false, "write one JSON record per page to stdout; the table goes to stderr")
+	if done, code := parseFlags(fs, args, stdout, stderr); done {
+		return code
+	}
+	seeds, err := parseSeeds(fs.Args())
+	switch {
+	case err != nil:
+	case *depth < 0:
+		err = usagef("-depth must not be negative")
+	case *maxPages < 1:
+		err = usagef("-max-pages must be positive")
+	case *inflight < 1:
+		err = usagef("-c must be positive")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "asynchttp crawl: %v\n", err)
+		return exitUsage
+	}
+
+	tableOut := stdout
+	var jsonW io.Writer
+	if *jsonOut {
+		tableOut, jsonW = stderr, stdout
+	}
+	opt := crawlOptions{
+		seeds: seeds, allow: allow, depth: *depth, maxPages: *maxPages, inflight: *inflight,
+		delay: *delay, timeout: *timeout, maxHTML: 4 << 20, json: jsonW,
+	}
+	res, interrupted := crawlAndReport(ctx, cf, opt, tableOut, stderr, nil)
+	switch {
+	case interrupted:
+		return exitInterrupted
+	case res.pages == 0:
+		msg := "nothing was fetched"
+		if res.firstErr != "" {
+			msg = res.firstErr
+		}
+		fmt.Fprintf(stderr, "asynchttp crawl: no page could be fetched (%d of %d requests failed); first: %s\n", res.failed, res.done, msg)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// crawlAndReport runs a crawl with the status line, then prints the
+// per-host table and the pool summary to out. It reports whether ctx
+// ended the crawl (Ctrl-C).
+func crawlAndReport(ctx context.Context, cf configFlags, opt crawlOptions, out, stderr io.Writer, label func(string) string) (crawlResult, bool) {
+	o := newObserver()
+	cfg := cf.config()
+	cfg.Dial = o.dial
+	c := asynchttp.New(cfg)
+	cr := newCrawler(c, o, opt)
+	status := startStatus(stderr, c, o, cr.statusText)
+	res := cr.run(ctx)
+	status.Stop()
+	c.Close()
+	interrupted := ctx.Err() != nil
+	if interrupted {
+		fmt.Fprintln(out, "interrupted: the table covers what was done")
+	}
+	fmt.Fprintf(out, "crawled %d URLs in %v: %d pages, %d not HTML (skipped after the head), %d failed; %d URLs found, %d queued (-max-pages %d)\n",
+		res.done, res.elapsed.Round(time.Millisecond), res.pages, res.skipped, res.failed, res.found, res.queued, opt.maxPages)
+	printHostTable(out, o, label)
+	printPoolSummary(out, c.Stats(), o, cfg)
+	return res, interrupted
+}
+
+func parseSeeds(args []string) ([]*url.URL, error) {
+	if len(args) == 0 {
+		return nil, usagef("no URL given (usage: asynchttp crawl [flags] URL...)")
+	}
+	var seeds []*url.URL
+	for _, a := range args {
+		u, err := parseURL(a)
+		if err != nil {
+			return nil, err
+		}
+		if u.Path == "" {
+			u.Path = "/"
+		}
+		u.Fragment = ""
+		seeds = append(seeds, u)
+	}
+	return seeds, nil
+}
