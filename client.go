@@ -124,6 +124,24 @@ type Config struct {
 	// handshake over the returned connection.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// LookupHost resolves a host name to IP addresses. New connections to
+	// a host are spread round-robin over its addresses; an address that
+	// fails to connect is skipped for AddrCooldown (and the next one tried
+	// at once); the set is resolved again when older than AddrTTL. Nil
+	// means net.DefaultResolver.LookupHost when Dial is nil; with a custom
+	// Dial and no LookupHost, host names go to Dial unresolved.
+	LookupHost func(ctx context.Context, host string) ([]string, error)
+
+	// AddrTTL is how long resolved addresses are used before resolving
+	// again. Zero means DefaultAddrTTL; negative resolves for every new
+	// connection.
+	AddrTTL time.Duration
+
+	// AddrCooldown is how long an address that failed to connect is
+	// skipped while others remain. Zero means DefaultAddrCooldown;
+	// negative never skips.
+	AddrCooldown time.Duration
+
 	// TLSConfig is used for https connections. Nil means the zero
 	// tls.Config; ServerName is set from the request's host when empty.
 	TLSConfig *tls.Config
@@ -212,4 +230,50 @@ func (c *Client) DrainHost(host string) (bool, error) {
 // use are not affected.
 func (c *Client) CloseIdleConnections() {
 	c.pool.closeIdle()
+}
+
+// Prewarm opens up to n new connections to host (a URL such as
+// "https://api.example:8443", or a host key as in Stats.Hosts) and leaves
+// them idle, so that a first burst of traffic does not pay for dialing. It
+// stays within MaxConnsPerHost, MaxTotalConns (evicting nothing) and
+// MaxIdleConnsPerHost, counting the host's connections already open. The
+// dials run concurrently; Prewarm returns how many connections it opened
+// and the first dial error, if any.
+func (c *Client) Prewarm(ctx context.Context, host string, n int) (int, error) {
+	req := AcquireRequest()
+	defer ReleaseRequest(req)
+	req.SetRequestURI(host)
+	if err := c.begin(req); err != nil {
+		return 0, err
+	}
+	hp, slots, err := c.pool.reserveWarm(req, n)
+	if err != nil {
+		return 0, err
+	}
+	type result struct {
+		cn  *conn
+		err error
+	}
+	results := make(chan result, slots)
+	for range slots {
+		go func() {
+			cn, err := c.pool.dial(ctx, hp)
+			results <- result{cn, err}
+		}()
+	}
+	opened := 0
+	var first error
+	for range slots {
+		r := <-results
+		if r.err != nil {
+			if first == nil {
+				first = r.err
+			}
+			continue
+		}
+		r.cn.setDeadline(context.Background(), time.Time{})
+		c.pool.release(r.cn)
+		opened++
+	}
+	return opened, first
 }

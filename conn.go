@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http/httptrace"
 	"os"
 	"sync/atomic"
 	"syscall"
@@ -47,6 +48,8 @@ type conn struct {
 
 	// Owned by the caller using the conn (or by the pool while it is idle).
 	requests   int           // requests completed on it
+	wasIdle    bool          // it came from the idle deque (for httptrace)
+	idleTime   time.Duration // how long it was idle then
 	serverIdle time.Duration // the server's Keep-Alive timeout, less a margin; 0: unknown
 
 	body     bodyReader
@@ -154,17 +157,36 @@ func (c *conn) info() ConnInfo {
 }
 
 func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
+	trace := httptrace.ContextClientTrace(ctx)
 	dctx := ctx
 	if p.lim.dialTimeout > 0 {
 		var cancel context.CancelFunc
 		dctx, cancel = context.WithTimeout(ctx, p.lim.dialTimeout)
 		defer cancel()
 	}
+	addrs, err := p.candidates(dctx, hp, trace)
+	if err != nil {
+		return nil, dialErr(ctx, dctx, "resolve", hp.addr, err)
+	}
 	dial := p.c.cfg.Dial
 	if dial == nil {
 		dial = defaultDialer.DialContext
 	}
-	nc, err := dial(dctx, "tcp", hp.addr)
+	// ConnectStart and ConnectDone reach httptrace from net.Dialer itself
+	// (through the trace in ctx), as with net/http.
+	var nc net.Conn
+	for _, addr := range addrs {
+		nc, err = dial(dctx, "tcp", addr)
+		if err == nil {
+			break
+		}
+		if dctx.Err() != nil {
+			break // out of time: no point in trying the next address
+		}
+		if len(addrs) > 1 {
+			p.markDown(hp, addr)
+		}
+	}
 	if err != nil {
 		return nil, dialErr(ctx, dctx, "dial", hp.addr, err)
 	}
@@ -178,17 +200,23 @@ func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
 	if cfg.ServerName == "" {
 		cfg.ServerName = hp.serverName
 	}
-	if len(cfg.NextProtos) == 0 {
-		cfg.NextProtos = []string{"http/1.1"}
-	}
+	// This client speaks HTTP/1.1 only.
+	cfg.NextProtos = []string{"http/1.1"}
 	hctx := ctx
 	if p.lim.tlsTimeout > 0 {
 		var cancel context.CancelFunc
 		hctx, cancel = context.WithTimeout(ctx, p.lim.tlsTimeout)
 		defer cancel()
 	}
+	if trace != nil && trace.TLSHandshakeStart != nil {
+		trace.TLSHandshakeStart()
+	}
 	tc := tls.Client(nc, cfg)
-	if err := tc.HandshakeContext(hctx); err != nil {
+	err = tc.HandshakeContext(hctx)
+	if trace != nil && trace.TLSHandshakeDone != nil {
+		trace.TLSHandshakeDone(tc.ConnectionState(), err)
+	}
+	if err != nil {
 		nc.Close()
 		return nil, dialErr(ctx, hctx, "tls handshake", hp.addr, err)
 	}

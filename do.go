@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http/httptrace"
 	"time"
 )
 
@@ -82,6 +83,8 @@ type exchange struct {
 	cn      *conn
 	framing bodyFraming
 	stop    func() bool // stops the context watch; nil when there is none
+	sender  *bodySender // still sending the request body, or nil
+	retire  CloseReason // why the request said Connection: close to retire cn, or numCloseReasons
 }
 
 // headErr maps an error met while waiting for the response head: our
@@ -97,6 +100,7 @@ func headErr(ctx context.Context, err error, headerTimeout bool) error {
 
 // abort closes the conn of a failed exchange.
 func (c *Client) abort(ctx context.Context, ex exchange) {
+	ex.sender.finish()
 	if ex.stop != nil {
 		ex.stop()
 	}
@@ -111,7 +115,14 @@ func (c *Client) abort(ctx context.Context, ex exchange) {
 // conn goes back to the pool only when the body ended cleanly, nothing
 // asked for it to close, and the context watch never fired.
 func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
+	// The response is complete (or abandoned): a body still being sent is
+	// stopped, and its conn is not reused.
+	bodyCut := ex.sender.finish() != nil
 	interrupted := ex.stop != nil && !ex.stop()
+	ex.cn.requests++
+	if f := c.cfg.Events.ConnReleased; f != nil && ok && !interrupted {
+		f(ex.cn.info())
+	}
 	switch {
 	case !ok:
 		why := CloseError
@@ -123,8 +134,14 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 		// The watch may be setting a deadline right now: the conn is not
 		// safe to hand to anyone else.
 		c.pool.closeConn(ex.cn, CloseCanceled)
-	case ex.framing.close || (ex.framing.mode != framingNone && !ex.cn.body.done()):
+	case bodyCut:
 		c.pool.closeConn(ex.cn, CloseNotReusable)
+	case ex.framing.close || (ex.framing.mode != framingNone && !ex.cn.body.done()):
+		why := ex.retire // our own Connection: close
+		if why == numCloseReasons {
+			why = CloseNotReusable
+		}
+		c.pool.closeConn(ex.cn, why)
 	case ex.cn.br.Buffered() > 0:
 		// Bytes after the end of the response: nothing was asked for them,
 		// and reading them as the next response would desynchronise.
@@ -133,9 +150,20 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 		// The watch is stopped: clear the caller's deadline, so that it
 		// cannot fire on the idle conn (or its liveness check) later.
 		ex.cn.setDeadline(context.Background(), time.Time{})
-		c.pool.release(ex.cn)
+		kept := c.pool.release(ex.cn)
+		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.PutIdleConn != nil {
+			var err error
+			if !kept {
+				err = errNotKept
+			}
+			trace.PutIdleConn(err)
+		}
 	}
 }
+
+// errNotKept is what httptrace's PutIdleConn hears when a conn is closed
+// instead of pooled (the reason is in Stats().ClosedBy and Events).
+var errNotKept = errors.New("asynchttp: connection not kept idle")
 
 // drain reads and drops the rest of ex's body, at most MaxDrainBytes
 // within DrainTimeout, and reports whether the body then ended cleanly, so

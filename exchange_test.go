@@ -192,7 +192,10 @@ func TestStaleConnRetried(t *testing.T) {
 			c := newClient(t, asynchttp.Config{})
 			hungUp := make(chan struct{}, 8)
 			srv := testserver.NewScripted(t, func(nc net.Conn) {
-				defer func() { hungUp <- struct{}{} }()
+				defer func() {
+					nc.Close() // before the signal: the test waits for the hang-up
+					hungUp <- struct{}{}
+				}()
 				br := bufio.NewReader(nc)
 				if _, _, err := testserver.ReadRequest(br); err != nil {
 					return

@@ -103,6 +103,7 @@ func (p *pool) takeIdleLocked(hp *hostPool, now time.Time, stale *[]*conn) *conn
 		p.reused++
 		c.state = stateInUse
 		c.reused = true
+		c.wasIdle, c.idleTime = true, now.Sub(c.idleSince)
 		return c
 	}
 	return nil
@@ -159,6 +160,7 @@ func (p *pool) reapOnce(now time.Time) {
 		c = next
 	}
 	p.dispatchLocked()
+	p.pruneAddrsLocked(now)
 	p.mu.Unlock()
 	p.closeAll(stale)
 }

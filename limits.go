@@ -55,6 +55,8 @@ type limits struct {
 	tlsTimeout           time.Duration // 0: none
 	headerTimeout        time.Duration // 0: none
 	expectTimeout        time.Duration // 0: send the body without waiting
+	addrTTL              time.Duration
+	addrCooldown         time.Duration
 	maxHeader            int
 	maxBody              int64 // buffered bodies; 0: no cap
 	maxStreamBody        int64 // streamed bodies; 0: no cap
@@ -82,6 +84,8 @@ func (c *Config) limits() limits {
 	l.dialTimeout = orDefault(c.DialTimeout, DefaultDialTimeout)
 	l.tlsTimeout = orDefault(c.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
 	l.expectTimeout = orDefault(c.ExpectContinueTimeout, DefaultExpectContinueTimeout)
+	l.addrTTL = orDefault(c.AddrTTL, DefaultAddrTTL)
+	l.addrCooldown = orDefault(c.AddrCooldown, DefaultAddrCooldown)
 	l.maxHeader = c.MaxResponseHeaderBytes
 	if l.maxHeader <= 0 {
 		l.maxHeader = DefaultMaxResponseHeaderBytes
@@ -249,7 +253,6 @@ func (p *pool) abandon(w *waiter) {
 		w.hp.reused-- // counted at the hand-over, but never used
 		p.reused--
 		p.mu.Unlock()
-		g.c.requests-- // release counts one more
 		p.release(g.c)
 	case g.err == nil:
 		p.closeOne(g.victim)

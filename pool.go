@@ -5,6 +5,7 @@ package asynchttp
 
 import (
 	"context"
+	"net/http/httptrace"
 	"sync"
 	"time"
 )
@@ -54,6 +55,7 @@ type hostPool struct {
 	idle           idleList
 	waiters        waitList
 	conns          idleList // every open (dialed) conn, oldest first: for ages in Stats
+	addrs          *addrSet // resolved addresses, shared by the hosts of one name
 
 	created, reused, closed uint64
 	reasons                 [numCloseReasons]uint64
@@ -71,9 +73,10 @@ type pool struct {
 
 	mu      sync.Mutex
 	hosts   map[string]*hostPool
-	total   int      // open conns across hosts: the MaxTotalConns semaphore
-	idle    idleList // every idle conn, least recently used first
-	waiters waitList // every waiter, in arrival order
+	addrs   map[string]*addrSet // by "host:port"; outlives host pools, pruned by the reaper
+	total   int                 // open conns across hosts: the MaxTotalConns semaphore
+	idle    idleList            // every idle conn, least recently used first
+	waiters waitList            // every waiter, in arrival order
 	closed  bool
 
 	created, reused, nclosed uint64
@@ -86,6 +89,7 @@ func (p *pool) init(c *Client) {
 	p.c = c
 	p.lim = c.cfg.limits()
 	p.hosts = make(map[string]*hostPool)
+	p.addrs = make(map[string]*addrSet)
 }
 
 // hostLocked returns the host pool of req's key, making it if needed.
@@ -100,6 +104,7 @@ func (p *pool) hostLocked(req *Request) *hostPool {
 		tls:        req.isTLS(),
 		serverName: req.serverName(),
 	}
+	hp.addrs = p.addrSetLocked(hp.addr)
 	p.hosts[hp.key] = hp
 	return hp
 }
@@ -117,13 +122,21 @@ func (p *pool) dropIfEmptyLocked(hp *hostPool) {
 // handed over by release while the caller waited. fresh skips idle conns
 // (a retry wants a new connection).
 func (p *pool) acquire(ctx context.Context, req *Request, fresh bool) (*conn, error) {
-	c, err := p.acquireConn(ctx, req, fresh)
-	if err == nil {
-		if f := p.c.cfg.Events.ConnAcquired; f != nil {
-			f(c.info(), c.reused)
-		}
+	trace := httptrace.ContextClientTrace(ctx)
+	if trace != nil && trace.GetConn != nil {
+		trace.GetConn(req.dialAddr())
 	}
-	return c, err
+	c, err := p.acquireConn(ctx, req, fresh)
+	if err != nil {
+		return nil, err
+	}
+	if f := p.c.cfg.Events.ConnAcquired; f != nil {
+		f(c.info(), c.reused)
+	}
+	if trace != nil && trace.GotConn != nil {
+		trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: c.reused, WasIdle: c.wasIdle, IdleTime: c.idleTime})
+	}
+	return c, nil
 }
 
 func (p *pool) acquireConn(ctx context.Context, req *Request, fresh bool) (*conn, error) {
@@ -189,6 +202,29 @@ func (p *pool) acquireConn(ctx context.Context, req *Request, fresh bool) (*conn
 		p.closeOne(g.victim)
 		return p.dial(ctx, hp)
 	}
+}
+
+// reserveWarm reserves dial slots for up to n new idle conns of req's
+// host, within the per-host, total and idle caps, evicting nothing.
+func (p *pool) reserveWarm(req *Request, n int) (*hostPool, int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, 0, ErrClientClosed
+	}
+	hp := p.hostLocked(req)
+	slots := 0
+	for slots < n {
+		if p.lim.maxPerHost > 0 && hp.open() >= p.lim.maxPerHost ||
+			p.lim.maxTotal > 0 && p.total >= p.lim.maxTotal ||
+			hp.idle.n+hp.dialing >= p.lim.maxIdle {
+			break
+		}
+		p.reserveLocked(hp, nil)
+		slots++
+	}
+	p.dropIfEmptyLocked(hp)
+	return hp, slots, nil
 }
 
 // noteWait records how long a caller waited for a conn to hp. hp is live:
@@ -275,12 +311,8 @@ func (p *pool) closeConn(c *conn, why CloseReason) {
 // release takes back an in-use conn whose response is complete and which
 // may be reused: it goes to the oldest waiter of its host, or to the idle
 // deque when the host is under MaxIdleConnsPerHost, or it is closed.
-func (p *pool) release(c *conn) {
+func (p *pool) release(c *conn) (kept bool) {
 	now := time.Now()
-	c.requests++
-	if f := p.c.cfg.Events.ConnReleased; f != nil {
-		f(c.info())
-	}
 	p.mu.Lock()
 	hp := c.hp
 	why := CloseReason(numCloseReasons)
@@ -299,9 +331,10 @@ func (p *pool) release(c *conn) {
 		hp.reused++
 		p.reused++
 		c.reused = true
+		c.wasIdle, c.idleTime = false, 0
 		w.ch <- grant{c: c}
 		p.mu.Unlock()
-		return
+		return true
 	case hp.idle.n >= p.lim.maxIdle:
 		why = CloseIdleCap
 	}
@@ -310,12 +343,13 @@ func (p *pool) release(c *conn) {
 		p.dispatchLocked()
 		p.mu.Unlock()
 		p.closeOne(c)
-		return
+		return false
 	}
 	p.pushIdleLocked(c, now)
 	// A waiter of another host blocked by MaxTotalConns may now evict it.
 	p.dispatchLocked()
 	p.mu.Unlock()
+	return true
 }
 
 // drainHost closes the idle conns of the host with key now, and marks its

@@ -8,6 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
 	"time"
 )
 
@@ -46,7 +49,7 @@ func (r *Request) sendMode() sendMode {
 // sendAndReadHead writes req on cn and reads the final response head into
 // resp. On error cn has been closed.
 func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, resp *Response) (exchange, error) {
-	ex := exchange{cn: cn}
+	ex := exchange{cn: cn, retire: c.pool.lastRequest(cn)}
 	dl, hasDL := ctx.Deadline()
 	cn.setDeadline(ctx, dl) // the zero time clears a previous caller's deadline
 	if ctx.Done() != nil {
@@ -56,7 +59,7 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 		}
 		ex.stop = context.AfterFunc(ctx, cn.interrupt)
 	}
-	closeReq := req.ConnectionClose() || c.pool.lastRequest(cn)
+	closeReq := req.ConnectionClose() || ex.retire != numCloseReasons
 	mode := req.sendMode()
 	err := req.writeHead(cn.bw, closeReq)
 	if err == nil && mode == sendInline {
@@ -64,6 +67,10 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 	}
 	if err == nil {
 		err = cn.bw.Flush()
+	}
+	trace := httptrace.ContextClientTrace(ctx)
+	if trace != nil {
+		traceWrote(trace, mode == sendInline, err)
 	}
 	if err != nil {
 		c.abort(ctx, ex)
@@ -79,19 +86,26 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 			cn.setReadDeadline(ctx, headerDeadline(rht, dl, hasDL))
 		}
 	case sendConcurrent:
-		sender = startBodySender(ctx, cn, req, rht, dl, hasDL)
+		sender = startBodySender(ctx, cn, req, rht, dl, hasDL, trace)
 	case sendOnContinue:
-		ex.framing, bodySent, gotByte, err = c.readHeadOnContinue(ctx, cn, req, resp)
+		ex.framing, bodySent, gotByte, err = c.readHeadOnContinue(ctx, cn, req, resp, trace)
 	}
 	if mode != sendOnContinue {
 		_, err = cn.br.Peek(1)
 		gotByte = err == nil
 		if gotByte {
-			ex.framing, err = readResponseHead(cn.br, resp, c.pool.lim.maxHeader, req.isHead(), nil)
+			var on1xx func(int, *Header) error
+			if trace != nil {
+				if trace.GotFirstResponseByte != nil {
+					trace.GotFirstResponseByte()
+				}
+				on1xx = trace1xx(trace)
+			}
+			ex.framing, err = readResponseHead(cn.br, resp, c.pool.lim.maxHeader, req.isHead(), on1xx)
 		}
 	}
-	sendErr := sender.finish()
 	if err != nil {
+		sendErr := sender.finish()
 		c.abort(ctx, ex)
 		var se sendError
 		switch {
@@ -106,13 +120,26 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 		}
 		return ex, headErr(ctx, err, rht > 0)
 	}
-	if sendErr != nil || !bodySent {
-		// The server answered before the whole body went out: the
-		// connection is in an unknown state on the server's side.
-		ex.framing.close = true
-	}
 	if sender != nil {
-		cn.invalidateDeadline() // the sender moved the read deadline
+		sender.headRead()
+		cn.invalidateDeadline() // the sender may have moved the read deadline
+		if ex.framing.close || resp.StatusCode >= 400 {
+			// RFC 9112 §9.5: the server refuses the body, or is closing:
+			// stop sending it. The conn cannot carry another request.
+			if sender.finish() != nil {
+				ex.framing.close = true
+			}
+		} else {
+			// A 2xx or 3xx may come while the body is still going out
+			// (a full-duplex handler echoing it): keep sending while the
+			// caller reads; finish waits for the sender.
+			ex.sender = sender
+		}
+	}
+	if !bodySent {
+		// The server answered before the body went out (100-continue):
+		// the connection is in an unknown state on the server's side.
+		ex.framing.close = true
 	}
 	cn.setDeadline(ctx, dl)
 	ex.framing.close = ex.framing.close || closeReq
@@ -122,17 +149,19 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 	return ex, nil
 }
 
-// lastRequest reports whether the request about to go out on cn is its
-// last: it reaches MaxRequestsPerConn, or cn is past its lifetime or
-// drained. Such a request carries "Connection: close".
-func (p *pool) lastRequest(cn *conn) bool {
-	if p.lim.maxRequests > 0 && cn.requests+1 >= p.lim.maxRequests {
-		return true
+// lastRequest names why the request about to go out on cn is its last —
+// it reaches MaxRequestsPerConn, or cn is past its lifetime or drained —
+// or returns numCloseReasons. Such a request carries "Connection: close".
+func (p *pool) lastRequest(cn *conn) CloseReason {
+	switch {
+	case cn.drain.Load():
+		return CloseDrained
+	case p.lim.maxRequests > 0 && cn.requests+1 >= p.lim.maxRequests:
+		return CloseMaxRequests
+	case !cn.retireAt.IsZero() && !time.Now().Before(cn.retireAt):
+		return CloseLifetime
 	}
-	if !cn.retireAt.IsZero() && !time.Now().Before(cn.retireAt) {
-		return true
-	}
-	return cn.drain.Load()
+	return numCloseReasons
 }
 
 // keepAliveIdle reads the timeout parameter of a Keep-Alive field
@@ -180,7 +209,17 @@ func headerDeadline(rht time.Duration, dl time.Time, hasDL bool) time.Time {
 // request whose head is sent: the body goes when 100 Continue arrives, or
 // when ExpectContinueTimeout passes without a byte from the server, and not
 // at all when a final response comes first (bodySent is then false).
-func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request, resp *Response) (f bodyFraming, bodySent, gotByte bool, err error) {
+func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request, resp *Response, trace *httptrace.ClientTrace) (f bodyFraming, bodySent, gotByte bool, err error) {
+	if trace != nil && trace.Wait100Continue != nil {
+		trace.Wait100Continue()
+	}
+	send := func() error {
+		err := sendBody(cn, req)
+		if trace != nil && trace.WroteRequest != nil {
+			trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
+		}
+		return err
+	}
 	dl, hasDL := ctx.Deadline()
 	rht := c.pool.lim.headerTimeout
 	if ect := c.pool.lim.expectTimeout; ect > 0 {
@@ -194,7 +233,7 @@ func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request,
 		bodySent = true
 	}
 	if bodySent {
-		if err := sendBody(cn, req); err != nil {
+		if err := send(); err != nil {
 			return f, true, false, sendError{err}
 		}
 	}
@@ -206,12 +245,21 @@ func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request,
 	if _, err = cn.br.Peek(1); err != nil {
 		return f, bodySent, false, err
 	}
-	f, err = readResponseHead(cn.br, resp, c.pool.lim.maxHeader, req.isHead(), func(code int, _ *Header) error {
+	if trace != nil && trace.GotFirstResponseByte != nil {
+		trace.GotFirstResponseByte()
+	}
+	traced := trace1xx(trace)
+	f, err = readResponseHead(cn.br, resp, c.pool.lim.maxHeader, req.isHead(), func(code int, h *Header) error {
+		if traced != nil {
+			if err := traced(code, h); err != nil {
+				return err
+			}
+		}
 		if code != 100 || bodySent {
 			return nil
 		}
 		bodySent = true
-		if err := sendBody(cn, req); err != nil {
+		if err := send(); err != nil {
 			return sendError{err}
 		}
 		if rht > 0 {
@@ -220,6 +268,33 @@ func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request,
 		return nil
 	})
 	return f, bodySent, true, err
+}
+
+// traceWrote reports a written request head (and, when the body went
+// inline, the whole request) to trace.
+func traceWrote(trace *httptrace.ClientTrace, whole bool, err error) {
+	if err == nil && trace.WroteHeaders != nil {
+		trace.WroteHeaders()
+	}
+	if (whole || err != nil) && trace.WroteRequest != nil {
+		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
+	}
+}
+
+// trace1xx returns an on1xx callback reporting interim responses to
+// trace.Got1xxResponse, or nil when there is nothing to report to.
+func trace1xx(trace *httptrace.ClientTrace) func(int, *Header) error {
+	if trace == nil || trace.Got1xxResponse == nil {
+		return nil
+	}
+	return func(code int, h *Header) error {
+		mh := make(textproto.MIMEHeader, h.Len())
+		h.VisitAll(func(k, v []byte) {
+			key := textproto.CanonicalMIMEHeaderKey(string(k))
+			mh[key] = append(mh[key], string(v))
+		})
+		return trace.Got1xxResponse(code, mh)
+	}
 }
 
 // sendBody writes and flushes req's body.
@@ -260,19 +335,40 @@ type bodySender struct {
 	cn   *conn
 	req  *Request
 	done chan error
+
+	mu       sync.Mutex
+	headDone bool // the response head is in: the read deadline is not ours
+
+	finished bool  // owned by the caller's goroutine
+	result   error // what finish returned
 }
 
-func startBodySender(ctx context.Context, cn *conn, req *Request, rht time.Duration, dl time.Time, hasDL bool) *bodySender {
+// headRead tells the sender the response head was read: from now on the
+// read deadline belongs to the body reader.
+func (s *bodySender) headRead() {
+	s.mu.Lock()
+	s.headDone = true
+	s.mu.Unlock()
+}
+
+func startBodySender(ctx context.Context, cn *conn, req *Request, rht time.Duration, dl time.Time, hasDL bool, trace *httptrace.ClientTrace) *bodySender {
 	s := &bodySender{cn: cn, req: req, done: make(chan error, 1)}
 	go func() {
 		err := sendBody(cn, req)
+		if trace != nil && trace.WroteRequest != nil {
+			trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
+		}
 		switch {
 		case err == nil && rht > 0:
 			// ResponseHeaderTimeout runs from the end of the request.
-			cn.nc.SetReadDeadline(headerDeadline(rht, dl, hasDL))
-			if ctx.Err() != nil {
-				cn.nc.SetReadDeadline(aLongTimeAgo) // the watch fired meanwhile
+			s.mu.Lock()
+			if !s.headDone {
+				cn.nc.SetReadDeadline(headerDeadline(rht, dl, hasDL))
+				if ctx.Err() != nil {
+					cn.nc.SetReadDeadline(aLongTimeAgo) // the watch fired meanwhile
+				}
 			}
+			s.mu.Unlock()
 		case isBodyReadError(err):
 			// The request cannot be completed: wake the reader.
 			cn.nc.SetReadDeadline(aLongTimeAgo)
@@ -292,16 +388,18 @@ func (s *bodySender) finish() error {
 	if s == nil {
 		return nil
 	}
+	if s.finished {
+		return s.result
+	}
+	s.finished = true
 	select {
-	case err := <-s.done:
-		return err
+	case s.result = <-s.done:
+		return s.result
 	default:
 	}
 	s.cn.nc.SetWriteDeadline(aLongTimeAgo)
+	s.cn.invalidateDeadline()
 	s.req.closeBodyStream()
-	err := <-s.done
-	if err == nil {
-		return nil // it finished just now
-	}
-	return err
+	s.result = <-s.done
+	return s.result
 }

@@ -214,3 +214,40 @@ func TestDesync(t *testing.T) {
 		})
 	}
 }
+
+// TestFullDuplexEcho: the server answers 200 at once and echoes the body
+// as it arrives. The client keeps sending while it reads the response, as
+// net/http does, and the conn stays reusable.
+func TestFullDuplexEcho(t *testing.T) {
+	c := newClient(t, asynchttp.Config{})
+	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).EnableFullDuplex()
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		io.Copy(w, r.Body)
+	}))
+	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	for range 2 {
+		req := asynchttp.AcquireRequest()
+		resp := asynchttp.AcquireResponse()
+		req.SetMethod("POST")
+		req.SetRequestURI(srv.URL())
+		req.SetBody(body)
+		require.NoError(t, c.Do(testCtx(t), req, resp))
+		assert.Equal(t, 200, resp.StatusCode)
+		assert.Equal(t, len(body), len(resp.Body()))
+		assert.True(t, bytes.Equal(body, resp.Body()))
+		asynchttp.ReleaseRequest(req)
+		asynchttp.ReleaseResponse(resp)
+	}
+	assert.Equal(t, 1, srv.Accepted(), "the conn was reused")
+
+	hreq, err := http.NewRequestWithContext(testCtx(t), "PUT", srv.URL(), bytes.NewReader(body))
+	require.NoError(t, err)
+	hresp, err := c.RoundTrip(hreq)
+	require.NoError(t, err)
+	got, err := io.ReadAll(hresp.Body)
+	require.NoError(t, err)
+	hresp.Body.Close()
+	assert.True(t, bytes.Equal(body, got))
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -21,14 +22,16 @@ import (
 // pipeServer dials net.Pipe conns whose far ends are served by fn, each in
 // a goroutine of the bubble.
 type pipeServer struct {
-	serve   func(nc net.Conn)
-	dialed  int
-	started chan struct{}
+	serve  func(nc net.Conn)
+	dialed int
+	mu     sync.Mutex
 }
 
 func (s *pipeServer) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	cc, sc := net.Pipe()
+	s.mu.Lock()
 	s.dialed++
+	s.mu.Unlock()
 	go func() {
 		defer sc.Close()
 		s.serve(sc)

@@ -31,7 +31,14 @@ import (
 func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 	ctx := hreq.Context()
 	req := AcquireRequest()
-	defer ReleaseRequest(req)
+	// req lives until the exchange ends: a body may still be going out
+	// while the caller reads the response.
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			ReleaseRequest(req)
+		}
+	}()
 	gz, err := c.fromHTTP(hreq, req)
 	if err != nil {
 		if hreq.Body != nil {
@@ -57,7 +64,8 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 			}
 			return nil, err
 		}
-		return c.toHTTP(ctx, hreq, ex, resp, gz), nil
+		handedOff = true
+		return c.toHTTP(ctx, hreq, req, ex, resp, gz), nil
 	}
 }
 
@@ -109,7 +117,7 @@ func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error)
 }
 
 // toHTTP builds the http.Response of an exchange whose head is in resp.
-func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, ex exchange, resp *Response, gz bool) *http.Response {
+func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, ex exchange, resp *Response, gz bool) *http.Response {
 	hr := &http.Response{
 		Status:        strconv.Itoa(resp.StatusCode) + " " + resp.Reason(),
 		StatusCode:    resp.StatusCode,
@@ -144,10 +152,11 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, ex exchange, re
 	if ex.framing.mode == framingNone {
 		c.finish(ctx, ex, true)
 		ReleaseResponse(resp)
+		ReleaseRequest(req)
 		hr.Body = http.NoBody
 		return hr
 	}
-	b := &respBody{c: c, ctx: ctx, ex: ex, resp: resp, hr: hr}
+	b := &respBody{c: c, ctx: ctx, ex: ex, req: req, resp: resp, hr: hr}
 	ex.cn.body.reset(ex.cn.br, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
 	hr.Body = b
 	if gz && listHasToken([]byte(hr.Header.Get("Content-Encoding")), "gzip") {
@@ -166,6 +175,7 @@ type respBody struct {
 	c    *Client
 	ctx  context.Context
 	ex   exchange
+	req  *Request // released when the exchange ends
 	resp *Response
 	hr   *http.Response
 
@@ -232,7 +242,8 @@ func (b *respBody) endLocked(ok bool, err error) {
 	}
 	b.c.finish(b.ctx, b.ex, ok)
 	ReleaseResponse(b.resp)
-	b.resp = nil
+	ReleaseRequest(b.req)
+	b.resp, b.req = nil, nil
 }
 
 // Close ends the body. A remainder of at most MaxDrainBytes that arrives

@@ -1,0 +1,197 @@
+// Multi-address hosts: new connections are spread round-robin over the
+// addresses a host name resolves to; an address that fails to connect sits
+// out a cool-down; the set is resolved again when older than AddrTTL.
+
+package asynchttp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http/httptrace"
+	"sync"
+	"time"
+)
+
+// Defaults of the multi-address settings.
+const (
+	// DefaultAddrTTL is how long a host's resolved addresses are used
+	// before they are resolved again, when Config.AddrTTL is zero.
+	DefaultAddrTTL = 30 * time.Second
+	// DefaultAddrCooldown is how long an address that failed to connect is
+	// skipped, when Config.AddrCooldown is zero.
+	DefaultAddrCooldown = 10 * time.Second
+)
+
+// addrSet is the resolved addresses of one host and where the round-robin
+// stands. It has its own lock: resolving is I/O, done outside the pool's.
+type addrSet struct {
+	mu         sync.Mutex
+	ips        []string
+	resolvedAt time.Time
+	resolving  chan struct{} // closed when the lookup in flight ends; nil when none
+	lookupErr  error         // of the last lookup
+	next       int
+	downUntil  map[string]time.Time
+}
+
+// resolving reports whether the pool resolves host names itself: when it
+// was given a LookupHost, or dials with its own dialer.
+func (p *pool) resolving() bool {
+	return p.c.cfg.LookupHost != nil || p.c.cfg.Dial == nil
+}
+
+// candidates returns the addresses ("ip:port") to try for a new conn to
+// hp, in order: round-robin from the next one, those cooling down last. An
+// IP literal, or a pool that does not resolve, has the one address hp.addr.
+func (p *pool) candidates(ctx context.Context, hp *hostPool, trace *httptrace.ClientTrace) ([]string, error) {
+	host, port, err := net.SplitHostPort(hp.addr)
+	if err != nil || !p.resolving() || net.ParseIP(host) != nil {
+		return []string{hp.addr}, nil
+	}
+	s := hp.addrs
+	now := time.Now()
+	s.mu.Lock()
+	stale := s.ips == nil || now.Sub(s.resolvedAt) >= p.lim.addrTTL
+	wait := s.resolving
+	if stale && wait == nil {
+		s.resolving = make(chan struct{})
+	}
+	s.mu.Unlock()
+	if stale && wait != nil {
+		// Another dial is resolving this name: use its answer.
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		s.mu.Lock()
+		err := s.lookupErr
+		s.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		stale = false
+	}
+	if stale {
+		// net.Resolver reports DNSStart and DNSDone to the trace in ctx
+		// itself; a LookupHost of the caller's is reported here.
+		lookup := p.c.cfg.LookupHost
+		if lookup == nil {
+			lookup = net.DefaultResolver.LookupHost
+			trace = nil
+		}
+		if trace != nil && trace.DNSStart != nil {
+			trace.DNSStart(httptrace.DNSStartInfo{Host: host})
+		}
+		ips, err := lookup(ctx, host)
+		if err == nil && len(ips) == 0 {
+			err = errors.New("no addresses")
+		}
+		if trace != nil && trace.DNSDone != nil {
+			addrs := make([]net.IPAddr, 0, len(ips))
+			for _, ip := range ips {
+				if a := net.ParseIP(ip); a != nil {
+					addrs = append(addrs, net.IPAddr{IP: a})
+				}
+			}
+			trace.DNSDone(httptrace.DNSDoneInfo{Addrs: addrs, Err: err})
+		}
+		s.mu.Lock()
+		close(s.resolving)
+		s.resolving = nil
+		if err != nil {
+			var de *net.DNSError
+			if !errors.As(err, &de) {
+				err = &net.DNSError{Err: err.Error(), Name: host, IsNotFound: true}
+			}
+			s.lookupErr = err
+			s.mu.Unlock()
+			return nil, err
+		}
+		s.lookupErr = nil
+		s.ips, s.resolvedAt = ips, now
+		if s.next >= len(ips) {
+			s.next = 0
+		}
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.ips)
+	up := make([]string, 0, n)
+	var down []string
+	first := -1
+	for i := range n {
+		j := (s.next + i) % n
+		addr := net.JoinHostPort(s.ips[j], port)
+		if t, ok := s.downUntil[addr]; ok && now.Before(t) {
+			down = append(down, addr)
+			continue
+		}
+		if first < 0 {
+			first = j
+		}
+		up = append(up, addr)
+	}
+	// The next conn starts after the address this one goes to first, so
+	// the live addresses share the conns evenly.
+	if first < 0 {
+		first = s.next
+	}
+	s.next = (first + 1) % n
+	return append(up, down...), nil
+}
+
+// addrSetLocked returns the address set of "host:port", shared by the
+// host pools of that address (http and https, say) and kept after they
+// are dropped, so the round-robin and the cool-downs survive a host
+// falling idle.
+func (p *pool) addrSetLocked(addr string) *addrSet {
+	s := p.addrs[addr]
+	if s == nil {
+		s = &addrSet{}
+		p.addrs[addr] = s
+	}
+	return s
+}
+
+// pruneAddrsLocked forgets address sets no host uses whose addresses are
+// due for resolving again anyway, so a crawler's cache stays bounded.
+func (p *pool) pruneAddrsLocked(now time.Time) {
+	if len(p.addrs) <= len(p.hosts) {
+		return
+	}
+	used := make(map[*addrSet]bool, len(p.hosts))
+	for _, hp := range p.hosts {
+		used[hp.addrs] = true
+	}
+	for k, s := range p.addrs {
+		if used[s] {
+			continue
+		}
+		s.mu.Lock()
+		expired := now.Sub(s.resolvedAt) >= p.lim.addrTTL && now.Sub(s.resolvedAt) >= p.lim.addrCooldown
+		s.mu.Unlock()
+		if expired {
+			delete(p.addrs, k)
+		}
+	}
+}
+
+// markDown makes addr sit out AddrCooldown after a failed connect.
+func (p *pool) markDown(hp *hostPool, addr string) {
+	s := hp.addrs
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.downUntil == nil {
+		s.downUntil = make(map[string]time.Time)
+	}
+	now := time.Now()
+	for a, t := range s.downUntil {
+		if !now.Before(t) {
+			delete(s.downUntil, a)
+		}
+	}
+	s.downUntil[addr] = now.Add(p.lim.addrCooldown)
+}
