@@ -80,7 +80,7 @@ func (s *testServer) pathCount(p string) int {
 	return s.paths[p]
 }
 
-// peakFor returns the server-side peak of connections to s.
+// peak returns the server-side peak of connections to s.
 func (s *testServer) peak() int {
 	_, m := s.conns.peaks()
 	return m[s.addr]

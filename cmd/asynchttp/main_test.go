@@ -394,7 +394,6 @@ func TestBench(t *testing.T) {
 }
 
 func TestBenchDurationAndBody(t *testing.T) {
-	var got strings.Builder
 	srv := startServers(t, 1, func(int, []*testServer) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodPost || r.Header.Get("X-Key") != "v" {
@@ -410,7 +409,6 @@ func TestBenchDurationAndBody(t *testing.T) {
 			fmt.Fprint(w, "ok")
 		})
 	})[0]
-	_ = got
 	start := time.Now()
 	code, out, errOut := runTool(t, "bench", "-d", "300ms", "-c", "2", "-method", "POST", "-body", "payload", "-H", "X-Key: v", srv.url)
 	require.Equal(t, exitOK, code, errOut)
