@@ -233,6 +233,11 @@ func dialErr(ctx, inner context.Context, op, addr string, err error) error {
 	}
 	var ne net.Error
 	if inner.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
+		// net.Dialer turns the caller's deadline into a socket deadline,
+		// which may fire a moment before the context marks itself done.
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return &TimeoutError{Op: op, Err: context.DeadlineExceeded}
+		}
 		return &TimeoutError{Op: op, Err: fmt.Errorf("%s: %w", addr, err)}
 	}
 	return fmt.Errorf("asynchttp: %s %s: %w", op, addr, err)

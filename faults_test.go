@@ -304,10 +304,6 @@ func longCtx(t *testing.T, d time.Duration) context.Context {
 // into a socket deadline: its i/o timeout can come back a moment before
 // the context's own timer has marked the context done.
 func TestFaultDialBoundedByContextDeadline(t *testing.T) {
-	t.Skip("bug: dialErr maps a dial timeout to context.DeadlineExceeded only if ctx.Err() is already set; " +
-		"when net.Dialer's socket deadline (the caller's deadline) fires first, the caller gets " +
-		"*TimeoutError{Op: \"dial\"} wrapping i/o timeout, not DeadlineExceeded (~37 of 50 here); " +
-		"ioErr already checks ctx.Deadline() for this race, dialErr does not")
 	c := newClient(t, asynchttp.Config{
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			dl, _ := ctx.Deadline()
