@@ -121,7 +121,11 @@ type Config struct {
 
 	// Dial opens the TCP connection for a host ("host:port"). Nil means a
 	// net.Dialer with DialTimeout. For https the client runs the TLS
-	// handshake over the returned connection.
+	// handshake over the returned connection. The liveness check of idle
+	// connections needs the returned conn (or, for a *tls.Conn, the conn
+	// under it) to implement syscall.Conn: a wrapper should pass
+	// SyscallConn through, or its idle conns are reused unchecked (a
+	// request failing on one is still retried when that is safe).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// LookupHost resolves a host name to IP addresses. New connections to
@@ -146,9 +150,15 @@ type Config struct {
 	// tls.Config; ServerName is set from the request's host when empty.
 	TLSConfig *tls.Config
 
-	// Proxy is reserved for proxy support, which is not built yet: while
-	// it is non-nil every request fails with ErrProxyUnsupported, so that
-	// no request silently bypasses the proxy.
+	// Proxy returns the proxy for a request, or nil for a direct
+	// connection (see ProxyFromEnvironment). Schemes: "http" and "https"
+	// proxies (plain HTTP proxying in absolute-form for http:// targets, a
+	// CONNECT tunnel for https:// ones; user info in the URL becomes
+	// Proxy-Authorization), and "socks5"/"socks5h" (golang.org/x/net/proxy;
+	// the proxy resolves the name). The proxy is part of the host key: caps
+	// and idle conns are per target and proxy. For Do, Proxy sees a minimal
+	// *http.Request holding the method, scheme, host and Host header. Nil
+	// means no proxy.
 	Proxy func(*http.Request) (*url.URL, error)
 
 	// Bootstrap, when set, runs on every new connection (after the TLS
@@ -220,10 +230,14 @@ func (c *Client) DrainHost(host string) (bool, error) {
 	req := AcquireRequest()
 	defer ReleaseRequest(req)
 	req.SetRequestURI(host)
-	if err := req.prepare(); err != nil {
+	if err := c.begin(req, nil); err != nil {
 		return false, err
 	}
-	return c.pool.drainHost(string(req.hostKey())), nil
+	key := string(req.hostKey())
+	if req.proxy != nil {
+		key += proxyKey(req.proxy)
+	}
+	return c.pool.drainHost(key), nil
 }
 
 // CloseIdleConnections closes every idle connection now. Connections in
@@ -243,7 +257,7 @@ func (c *Client) Prewarm(ctx context.Context, host string, n int) (int, error) {
 	req := AcquireRequest()
 	defer ReleaseRequest(req)
 	req.SetRequestURI(host)
-	if err := c.begin(req); err != nil {
+	if err := c.begin(req, nil); err != nil {
 		return 0, err
 	}
 	hp, slots, err := c.pool.reserveWarm(req, n)

@@ -98,6 +98,9 @@ func newConn(nc net.Conn, hp *hostPool, lim *limits) *conn {
 // aLongTimeAgo is a deadline in the past: setting it interrupts I/O.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// noDeadline clears a deadline.
+var noDeadline time.Time
+
 // dial opens a conn to hp in slots already reserved by the caller; on
 // failure the slots are given back.
 func (p *pool) dial(ctx context.Context, hp *hostPool) (*conn, error) {
@@ -164,41 +167,60 @@ func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
 		dctx, cancel = context.WithTimeout(ctx, p.lim.dialTimeout)
 		defer cancel()
 	}
-	addrs, err := p.candidates(dctx, hp, trace)
-	if err != nil {
-		return nil, dialErr(ctx, dctx, "resolve", hp.addr, err)
-	}
 	dial := p.c.cfg.Dial
 	if dial == nil {
 		dial = defaultDialer.DialContext
 	}
-	// ConnectStart and ConnectDone reach httptrace from net.Dialer itself
-	// (through the trace in ctx), as with net/http.
 	var nc net.Conn
-	for _, addr := range addrs {
-		nc, err = dial(dctx, "tcp", addr)
-		if err == nil {
-			break
+	var err error
+	if hp.proxy != nil {
+		if nc, err = p.dialProxied(dctx, hp, dial); err != nil {
+			return nil, dialErr(ctx, dctx, "dial via proxy", hp.proxy.Host, err)
 		}
-		if dctx.Err() != nil {
-			break // out of time: no point in trying the next address
+	} else {
+		addrs, err := p.candidates(dctx, hp, trace)
+		if err != nil {
+			return nil, dialErr(ctx, dctx, "resolve", hp.addr, err)
 		}
-		if len(addrs) > 1 {
-			p.markDown(hp, addr)
+		// ConnectStart and ConnectDone reach httptrace from net.Dialer
+		// itself (through the trace in ctx), as with net/http.
+		for _, addr := range addrs {
+			nc, err = dial(dctx, "tcp", addr)
+			if err == nil {
+				break
+			}
+			if dctx.Err() != nil {
+				break // out of time: no point in trying the next address
+			}
+			if len(addrs) > 1 {
+				p.markDown(hp, addr)
+			}
 		}
-	}
-	if err != nil {
-		return nil, dialErr(ctx, dctx, "dial", hp.addr, err)
+		if err != nil {
+			return nil, dialErr(ctx, dctx, "dial", hp.addr, err)
+		}
 	}
 	if !hp.tls {
 		return nc, nil
 	}
+	tc, err := p.handshake(ctx, nc, hp.serverName)
+	if err != nil {
+		return nil, dialErr(ctx, ctx, "tls handshake", hp.addr, err)
+	}
+	return tc, nil
+}
+
+// handshake runs a TLS client handshake over nc for serverName (ALPN
+// http/1.1 only), bounded by TLSHandshakeTimeout and ctx. On failure nc is
+// closed.
+func (p *pool) handshake(ctx context.Context, nc net.Conn, serverName string) (*tls.Conn, error) {
+	trace := httptrace.ContextClientTrace(ctx)
 	cfg := p.c.cfg.TLSConfig.Clone()
 	if cfg == nil {
 		cfg = &tls.Config{}
 	}
 	if cfg.ServerName == "" {
-		cfg.ServerName = hp.serverName
+		cfg.ServerName = serverName
 	}
 	// This client speaks HTTP/1.1 only.
 	cfg.NextProtos = []string{"http/1.1"}
@@ -212,13 +234,16 @@ func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
 		trace.TLSHandshakeStart()
 	}
 	tc := tls.Client(nc, cfg)
-	err = tc.HandshakeContext(hctx)
+	err := tc.HandshakeContext(hctx)
 	if trace != nil && trace.TLSHandshakeDone != nil {
 		trace.TLSHandshakeDone(tc.ConnectionState(), err)
 	}
 	if err != nil {
 		nc.Close()
-		return nil, dialErr(ctx, hctx, "tls handshake", hp.addr, err)
+		if hctx.Err() != nil && ctx.Err() == nil {
+			return nil, &TimeoutError{Op: "tls handshake", Err: err}
+		}
+		return nil, err
 	}
 	return tc, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptrace"
 	"time"
 )
@@ -24,8 +25,8 @@ import (
 // Idempotency-Key field) and its body can be replayed; nothing else is
 // retried.
 func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err error) {
-	defer closeUnsent(req, &err)
-	if err := c.begin(req); err != nil {
+	defer closeUnsent(req)
+	if err := c.begin(req, nil); err != nil {
 		return err
 	}
 	for retried := false; ; retried = true {
@@ -53,21 +54,18 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 // closeUnsent closes req's body stream when writeBody never took charge of
 // it (the call failed first, or the server declined the body): a stream
 // given to the client is always closed.
-func closeUnsent(req *Request, err *error) {
+func closeUnsent(req *Request) {
 	if !req.bodyUsed {
 		req.closeBodyStream() // also after success: a body never sent (100-continue)
 	}
 }
 
 // begin validates req before any slot is taken or byte written.
-func (c *Client) begin(req *Request) error {
+func (c *Client) begin(req *Request, hreq *http.Request) error {
 	if err := req.prepare(); err != nil {
 		return err
 	}
-	if c.cfg.Proxy != nil {
-		return ErrProxyUnsupported
-	}
-	return nil
+	return c.chooseProxy(req, hreq)
 }
 
 // mayRetry reports whether a request that failed with err on cn may go out

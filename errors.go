@@ -126,7 +126,3 @@ func (e *TimeoutError) Temporary() bool { return true }
 
 // isDeadline reports whether err is a context deadline.
 func isDeadline(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
-
-// ErrProxyUnsupported is returned by every request of a Client whose
-// Config.Proxy is set: proxies are not supported yet.
-var ErrProxyUnsupported = errors.New("asynchttp: Config.Proxy is not supported yet")

@@ -6,6 +6,13 @@ package asynchttp
 // first breach found.
 func CheckInvariants(c *Client) string { return c.pool.checkInvariants() }
 
+// ResetProxyEnv makes ProxyFromEnvironment read the environment again.
+func ResetProxyEnv() {
+	envProxy.mu.Lock()
+	envProxy.f = nil
+	envProxy.mu.Unlock()
+}
+
 // HostCount is the number of hosts in the pool's map.
 func HostCount(c *Client) int {
 	c.pool.mu.Lock()

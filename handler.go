@@ -76,8 +76,8 @@ var partPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // doHandler runs one exchange for a Handler. It reports whether a response
 // head was read into resp.
 func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h Handler) (headRead bool, err error) {
-	defer closeUnsent(req, &err)
-	if err := c.begin(req); err != nil {
+	defer closeUnsent(req)
+	if err := c.begin(req, nil); err != nil {
 		return false, c.report(h, err)
 	}
 	var ex exchange

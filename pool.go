@@ -6,6 +6,7 @@ package asynchttp
 import (
 	"context"
 	"net/http/httptrace"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -46,10 +47,12 @@ func (r CloseReason) String() string {
 // hostPool is the state of one host key. It exists while the host has an
 // open connection or a waiter, and is dropped from the map after that.
 type hostPool struct {
-	key        string // scheme://host:port
-	addr       string // host:port to dial
+	key        string // scheme://host:port, and " via proxy" when proxied
+	addr       string // host:port to dial (through the proxy, if any)
 	tls        bool
 	serverName string
+	proxy      *url.URL // nil: direct
+	proxyAuth  string   // Proxy-Authorization for plain HTTP proxying
 
 	dialing, inUse int
 	idle           idleList
@@ -95,14 +98,27 @@ func (p *pool) init(c *Client) {
 // hostLocked returns the host pool of req's key, making it if needed.
 func (p *pool) hostLocked(req *Request) *hostPool {
 	key := req.hostKey()
-	if hp := p.hosts[string(key)]; hp != nil {
-		return hp
+	var skey string
+	if req.proxy == nil {
+		if hp := p.hosts[string(key)]; hp != nil {
+			return hp // no allocation on the direct path
+		}
+		skey = string(key)
+	} else {
+		skey = string(key) + proxyKey(req.proxy)
+		if hp := p.hosts[skey]; hp != nil {
+			return hp
+		}
 	}
 	hp := &hostPool{
-		key:        string(key),
+		key:        skey,
 		addr:       req.dialAddr(),
 		tls:        req.isTLS(),
 		serverName: req.serverName(),
+		proxy:      req.proxy,
+	}
+	if hp.proxy != nil && (hp.proxy.Scheme == "http" || hp.proxy.Scheme == "https") {
+		hp.proxyAuth = basicAuth(hp.proxy)
 	}
 	hp.addrs = p.addrSetLocked(hp.addr)
 	p.hosts[hp.key] = hp

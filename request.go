@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,9 +51,14 @@ type Request struct {
 	asciiPath  bool   // path and query hold no byte >= 0x80
 	hasAuth    bool   // write authBuf as "Authorization: Basic ..."
 	keyBuf     []byte // hostKey
-	authBuf    []byte // base64 credentials
-	scratch    []byte // decoding userinfo
-	one        [1]byte
+
+	// Set by the client for one exchange.
+	proxy     *url.URL // the proxy chosen by Config.Proxy, or nil
+	viaProxy  bool     // write the absolute-form target, for a plain HTTP proxy
+	proxyAuth string   // "Basic ..." for Proxy-Authorization, or ""
+	authBuf   []byte   // base64 credentials
+	scratch   []byte   // decoding userinfo
+	one       [1]byte
 }
 
 var requestPool = sync.Pool{New: func() any { return new(Request) }}
@@ -90,6 +96,7 @@ func (r *Request) clearPrepared() {
 	r.prepared, r.tls, r.host, r.port, r.hostHeader = false, false, "", 0, ""
 	r.path, r.query, r.hasQuery, r.asciiPath, r.hasAuth = "", "", false, false, false
 	r.keyBuf, r.authBuf = r.keyBuf[:0], r.authBuf[:0]
+	r.proxy, r.viaProxy, r.proxyAuth = nil, false, ""
 }
 
 // SetRequestURI sets the absolute URL to request,
@@ -571,6 +578,15 @@ func (r *Request) writeHead(bw *bufio.Writer, closeConn bool) error {
 	}
 	bw.WriteString(r.Method())
 	bw.WriteByte(' ')
+	if r.viaProxy {
+		// absolute-form (RFC 9112 §3.2.2), with the URL's authority
+		if r.hostOverride == "" {
+			bw.WriteString("http://")
+			bw.WriteString(r.hostHeader)
+		} else {
+			bw.Write(r.keyBuf) // "http://host:port"
+		}
+	}
 	if r.path == "" {
 		bw.WriteByte('/')
 	}
@@ -614,6 +630,11 @@ func (r *Request) writeHead(bw *bufio.Writer, closeConn bool) error {
 		bw.Write(k)
 		bw.WriteString(": ")
 		bw.Write(v)
+		bw.WriteString("\r\n")
+	}
+	if r.proxyAuth != "" {
+		bw.WriteString("Proxy-Authorization: ")
+		bw.WriteString(r.proxyAuth)
 		bw.WriteString("\r\n")
 	}
 	if r.hasAuth && !hasAuthz {

@@ -60,6 +60,9 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 		ex.stop = context.AfterFunc(ctx, cn.interrupt)
 	}
 	closeReq := req.ConnectionClose() || ex.retire != numCloseReasons
+	if hp := cn.hp; hp.proxy != nil && !hp.tls && (hp.proxy.Scheme == "http" || hp.proxy.Scheme == "https") {
+		req.viaProxy, req.proxyAuth = true, hp.proxyAuth
+	}
 	mode := req.sendMode()
 	err := req.writeHead(cn.bw, closeReq)
 	if err == nil && mode == sendInline {

@@ -36,6 +36,7 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 	handedOff := false
 	defer func() {
 		if !handedOff {
+			closeUnsent(req)
 			ReleaseRequest(req)
 		}
 	}()
@@ -46,8 +47,7 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 		}
 		return nil, err
 	}
-	defer closeUnsent(req, &err)
-	if err := c.begin(req); err != nil {
+	if err := c.begin(req, hreq); err != nil {
 		return nil, err
 	}
 	for retried := false; ; retried = true {
@@ -152,6 +152,7 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 	if ex.framing.mode == framingNone {
 		c.finish(ctx, ex, true)
 		ReleaseResponse(resp)
+		closeUnsent(req)
 		ReleaseRequest(req)
 		hr.Body = http.NoBody
 		return hr
@@ -240,8 +241,9 @@ func (b *respBody) endLocked(ok bool, err error) {
 			b.hr.Trailer[key] = append(b.hr.Trailer[key], string(v))
 		})
 	}
-	b.c.finish(b.ctx, b.ex, ok)
+	b.c.finish(b.ctx, b.ex, ok) // waits for a body sender still at work
 	ReleaseResponse(b.resp)
+	closeUnsent(b.req)
 	ReleaseRequest(b.req)
 	b.resp, b.req = nil, nil
 }

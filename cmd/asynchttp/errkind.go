@@ -63,7 +63,9 @@ func errKind(err error) string {
 		return "unexpected eof"
 	case errors.Is(err, asynchttp.ErrClientClosed):
 		return "client closed"
-	case errors.Is(err, asynchttp.ErrProxyUnsupported):
+	}
+	var xe *asynchttp.ProxyError
+	if errors.As(err, &xe) {
 		return "proxy"
 	}
 	var pe *asynchttp.PanicError
