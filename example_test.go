@@ -229,3 +229,63 @@ func ExampleClient_ExecuteHandler() {
 	// /index.html sha256 7e537e903df5
 	// /doc.pdf skipped: true
 }
+
+// Open connections ahead of a burst, so that it pays no dial latency.
+func ExampleClient_Prewarm() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	c := asynchttp.New(asynchttp.Config{MaxConnsPerHost: 4})
+	defer c.Close()
+
+	n, err := c.Prewarm(context.Background(), srv.URL, 10)
+	fmt.Println("opened:", n, err, "idle:", c.Stats().Idle)
+	// Output: opened: 4 <nil> idle: 4
+}
+
+// Take a server out of rotation: its idle connections close now, busy
+// ones when their response is done.
+func ExampleClient_DrainHost() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	c := asynchttp.New(asynchttp.Config{})
+	defer c.Close()
+	c.Prewarm(context.Background(), srv.URL, 3)
+
+	found, err := c.DrainHost(srv.URL)
+	st := c.Stats()
+	fmt.Println(found, err, "open:", st.Open, "drained:", st.ClosedBy[asynchttp.CloseDrained])
+	// Output: true <nil> open: 0 drained: 3
+}
+
+// Watch the pool's connections come and go.
+func ExampleEvents() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	var mu sync.Mutex
+	var log []string
+	note := func(s string) { mu.Lock(); log = append(log, s); mu.Unlock() }
+	c := asynchttp.New(asynchttp.Config{MaxRequestsPerConn: 2, Events: asynchttp.Events{
+		ConnCreated:  func(asynchttp.ConnInfo) { note("created") },
+		ConnAcquired: func(_ asynchttp.ConnInfo, reused bool) { note(fmt.Sprint("acquired reused=", reused)) },
+		ConnReleased: func(asynchttp.ConnInfo) { note("released") },
+		ConnClosed:   func(_ asynchttp.ConnInfo, why asynchttp.CloseReason) { note("closed: " + why.String()) },
+	}})
+	defer c.Close()
+	req, resp := asynchttp.AcquireRequest(), asynchttp.AcquireResponse()
+	defer asynchttp.ReleaseRequest(req)
+	defer asynchttp.ReleaseResponse(resp)
+	req.SetRequestURI(srv.URL)
+	for range 2 {
+		c.Do(context.Background(), req, resp)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	fmt.Println(strings.Join(log, "\n"))
+	// Output:
+	// created
+	// acquired reused=false
+	// released
+	// acquired reused=true
+	// released
+	// closed: max requests
+}

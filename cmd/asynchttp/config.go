@@ -21,6 +21,7 @@ type configFlags struct {
 	cfg      asynchttp.Config
 	order    idleOrderFlag
 	insecure bool
+	envProxy bool
 }
 
 // idleOrderFlag is Config.IdleOrder as a flag: "lifo" or "fifo".
@@ -66,6 +67,14 @@ func (c *configFlags) register(fs *flag.FlagSet, defaults asynchttp.Config) {
 		"Config.IdleTimeout: close a connection idle this long; negative = never")
 	fs.DurationVar(&cfg.MaxConnLifetime, "max-conn-lifetime", d.MaxConnLifetime,
 		"Config.MaxConnLifetime: do not reuse a connection older than this; 0 = forever")
+	fs.Float64Var(&cfg.LifetimeJitter, "lifetime-jitter", d.LifetimeJitter,
+		"Config.LifetimeJitter: fraction by which each connection's lifetime is shortened at random, so they do not all retire together")
+	fs.IntVar(&cfg.MaxRequestsPerConn, "max-requests-per-conn", d.MaxRequestsPerConn,
+		"Config.MaxRequestsPerConn: retire a connection after this many requests; 0 = no limit")
+	fs.DurationVar(&cfg.AddrTTL, "addr-ttl", orDur(d.AddrTTL, asynchttp.DefaultAddrTTL),
+		"Config.AddrTTL: resolve a host name again after this long; negative = for every new connection")
+	fs.DurationVar(&cfg.AddrCooldown, "addr-cooldown", orDur(d.AddrCooldown, asynchttp.DefaultAddrCooldown),
+		"Config.AddrCooldown: skip an address that failed to connect for this long; negative = never skip")
 	c.order = idleOrderFlag{&cfg.IdleOrder}
 	cfg.IdleOrder = d.IdleOrder
 	fs.Var(c.order, "idle-order", "Config.IdleOrder: which idle connection is reused first: `lifo` (the warmest; the default) or fifo (spread use)")
@@ -81,6 +90,8 @@ func (c *configFlags) register(fs *flag.FlagSet, defaults asynchttp.Config) {
 		"Config.MaxResponseHeaderBytes: status line and header section")
 	fs.Int64Var(&cfg.MaxResponseBodyBytes, "max-response-body-bytes", orInt64(d.MaxResponseBodyBytes, asynchttp.DefaultMaxResponseBodyBytes),
 		"Config.MaxResponseBodyBytes: response body; negative = no bound")
+	fs.BoolVar(&c.envProxy, "env-proxy", false,
+		"Config.Proxy: use the proxy given by HTTP_PROXY, HTTPS_PROXY and NO_PROXY (ProxyFromEnvironment)")
 	fs.BoolVar(&c.insecure, "insecure", false,
 		"Config.TLSConfig: skip verifying the server's certificate (InsecureSkipVerify)")
 }
@@ -90,6 +101,9 @@ func (c *configFlags) config() asynchttp.Config {
 	cfg := c.cfg
 	if c.insecure {
 		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	if c.envProxy {
+		cfg.Proxy = asynchttp.ProxyFromEnvironment
 	}
 	return cfg
 }
