@@ -89,20 +89,29 @@ func BenchmarkDoParallel(b *testing.B) {
 	})
 }
 
-// BenchmarkRoundTrip is the same GET through http.Client.
+// BenchmarkRoundTrip is the same GET through http.Client, against asynchttp
+// and against net/http's Transport.
 func BenchmarkRoundTrip(b *testing.B) {
-	srv := helloServer(b)
+	srv := cannedServer(b)
 	c := asynchttp.New(asynchttp.Config{})
 	defer c.Close()
-	hc := &http.Client{Transport: c}
-	b.ReportAllocs()
-	for b.Loop() {
-		resp, err := hc.Get(srv.URL() + "/")
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+	for _, tt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"asynchttp", c}, {"net-http", &http.Transport{}}} {
+		b.Run(tt.name, func(b *testing.B) {
+			hc := &http.Client{Transport: tt.rt}
+			req, _ := http.NewRequest("GET", srv.URL()+"/", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := hc.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
 	}
 }
 

@@ -33,7 +33,7 @@ type conn struct {
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	hp        *hostPool
-	raw       syscall.RawConn // for the liveness check; nil when unavailable
+	fd        int // the socket, for the liveness check; -1 when unavailable
 	isTLS     bool
 	createdAt time.Time
 	idleSince time.Time
@@ -54,8 +54,6 @@ type conn struct {
 
 	body     bodyReader
 	deadline time.Time // the deadline now set on nc
-	peekFn   func(fd uintptr) bool
-	peekOK   bool
 	peekBuf  [1]byte
 	// interrupt is registered with context.AfterFunc: it makes every
 	// blocked read and write of nc return at once.
@@ -81,15 +79,15 @@ func newConn(nc net.Conn, hp *hostPool, lim *limits) *conn {
 		}
 		c.retireAt = c.createdAt.Add(life)
 	}
-	c.peekFn = c.peek
 	c.interrupt = func() { c.nc.SetDeadline(aLongTimeAgo) }
+	c.fd = -1
 	under := nc
 	if tc, ok := nc.(*tls.Conn); ok {
 		under = tc.NetConn()
 	}
 	if sc, ok := under.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
+			raw.Control(func(fd uintptr) { c.fd = int(fd) })
 		}
 	}
 	return c
@@ -283,20 +281,19 @@ func ctxErr(ctx context.Context, op string) error {
 }
 
 // alive reports whether an idle conn may be reused: no bytes arrived
-// unasked, and the server has not closed or reset it. It is a non-blocking
-// peek at the socket, with no goroutine per conn.
+// unasked, and the server has not closed or reset it. It is one
+// non-blocking MSG_PEEK on the socket, with no goroutine per conn. The fd
+// is used directly, past the runtime's poller (no deadline applies): the
+// conn is the caller's alone and open, so the fd cannot be closed or
+// reused meanwhile.
 func (c *conn) alive() bool {
 	if c.br.Buffered() > 0 {
 		return false // bytes nobody asked for: reading them as a response would desync
 	}
-	if c.raw == nil {
+	if c.fd < 0 {
 		return true
 	}
-	c.peekOK = false
-	if err := c.raw.Read(c.peekFn); err != nil {
-		return false
-	}
-	return c.peekOK
+	return c.peek()
 }
 
 // setDeadline sets d on the socket unless it is already set. While a

@@ -145,9 +145,8 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 		// and reading them as the next response would desynchronise.
 		c.pool.closeConn(ex.cn, CloseError)
 	default:
-		// The watch is stopped: clear the caller's deadline, so that it
-		// cannot fire on the idle conn (or its liveness check) later.
-		ex.cn.setDeadline(context.Background(), time.Time{})
+		// The caller's deadline stays on the idle conn: the liveness check
+		// bypasses it, and the next exchange sets its own.
 		kept := c.pool.release(ex.cn)
 		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.PutIdleConn != nil {
 			var err error

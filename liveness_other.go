@@ -5,7 +5,4 @@
 
 package asynchttp
 
-func (c *conn) peek(fd uintptr) bool {
-	c.peekOK = true
-	return true
-}
+func (c *conn) peek() bool { return true }

@@ -118,28 +118,27 @@ func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error)
 
 // toHTTP builds the http.Response of an exchange whose head is in resp.
 func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, ex exchange, resp *Response, gz bool) *http.Response {
-	hr := &http.Response{
-		Status:        strconv.Itoa(resp.StatusCode) + " " + resp.Reason(),
+	// One allocation holds the body reader and the response.
+	b := &respBody{c: c, ctx: ctx, ex: ex, req: req, resp: resp}
+	hr := &b.hr
+	*hr = http.Response{
+		Status:        statusLine(resp),
 		StatusCode:    resp.StatusCode,
-		Proto:         "HTTP/1." + strconv.Itoa(resp.ProtoMinor),
+		Proto:         "HTTP/1.1",
 		ProtoMajor:    resp.ProtoMajor,
 		ProtoMinor:    resp.ProtoMinor,
-		Header:        make(http.Header, resp.Header.Len()),
+		Header:        toHTTPHeader(&resp.Header),
 		ContentLength: resp.ContentLength,
 		Close:         ex.framing.close,
 		Request:       hreq,
+	}
+	if resp.ProtoMinor == 0 {
+		hr.Proto = "HTTP/1.0"
 	}
 	if tc, ok := ex.cn.nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		hr.TLS = &st
 	}
-	if resp.Reason() == "" {
-		hr.Status = strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
-	}
-	resp.Header.VisitAll(func(k, v []byte) {
-		key := textproto.CanonicalMIMEHeaderKey(string(k))
-		hr.Header[key] = append(hr.Header[key], string(v))
-	})
 	if ex.framing.mode == framingChunked {
 		hr.TransferEncoding = []string{"chunked"}
 		hr.Trailer = make(http.Header)
@@ -157,7 +156,6 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 		hr.Body = http.NoBody
 		return hr
 	}
-	b := &respBody{c: c, ctx: ctx, ex: ex, req: req, resp: resp, hr: hr}
 	ex.cn.body.reset(ex.cn.br, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
 	hr.Body = b
 	if gz && listHasToken([]byte(hr.Header.Get("Content-Encoding")), "gzip") {
@@ -173,12 +171,12 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 // respBody streams a response body off its conn. Read and Close may be
 // called from different goroutines: a Close during a Read interrupts it.
 type respBody struct {
+	hr   http.Response
 	c    *Client
 	ctx  context.Context
 	ex   exchange
 	req  *Request // released when the exchange ends
 	resp *Response
-	hr   *http.Response
 
 	mu       sync.Mutex
 	reading  bool
@@ -296,6 +294,100 @@ func (g *gzipBody) Read(p []byte) (int, error) {
 }
 
 func (g *gzipBody) Close() error { return g.body.Close() }
+
+// statusLine is http.Response.Status ("200 OK"): a shared string when the
+// reason phrase is the usual one (or missing), else made from the parts.
+func statusLine(resp *Response) string {
+	code := resp.StatusCode
+	text := http.StatusText(code)
+	if len(resp.reason) == 0 || string(resp.reason) == text {
+		if code >= 100 && code < 600 {
+			if s := statusLines[code-100]; s != "" {
+				return s
+			}
+		}
+		return strconv.Itoa(code) + " " + text
+	}
+	return strconv.Itoa(code) + " " + string(resp.reason)
+}
+
+var statusLines = func() (t [500]string) {
+	for code := 100; code < 600; code++ {
+		if text := http.StatusText(code); text != "" {
+			t[code-100] = strconv.Itoa(code) + " " + text
+		}
+	}
+	return t
+}()
+
+// toHTTPHeader converts h for net/http: canonical keys (common ones
+// shared, not allocated), and every value carved out of one string.
+func toHTTPHeader(h *Header) http.Header {
+	n := h.Len()
+	out := make(http.Header, n)
+	if n == 0 {
+		return out
+	}
+	size := 0
+	h.VisitAll(func(_, v []byte) { size += len(v) })
+	buf := make([]byte, 0, size)
+	h.VisitAll(func(_, v []byte) { buf = append(buf, v...) })
+	all := string(buf)
+	vals := make([]string, n)
+	i, off := 0, 0
+	var kb [64]byte
+	h.VisitAll(func(k, v []byte) {
+		vals[i] = all[off : off+len(v)]
+		off += len(v)
+		key := canonicalKey(k, kb[:0])
+		if prev, ok := out[key]; ok {
+			out[key] = append(prev, vals[i])
+		} else {
+			out[key] = vals[i : i+1 : i+1]
+		}
+		i++
+	})
+	return out
+}
+
+// canonicalKey is textproto.CanonicalMIMEHeaderKey for a byte slice,
+// returning a shared string for the common field names.
+func canonicalKey(k []byte, scratch []byte) string {
+	b := append(scratch, k...)
+	upper := true
+	for i, c := range b {
+		if c == '-' {
+			upper = true
+			continue
+		}
+		if upper && 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+		upper = false
+	}
+	if s, ok := commonKeys[string(b)]; ok {
+		return s
+	}
+	return textproto.CanonicalMIMEHeaderKey(string(k))
+}
+
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{
+		"Accept-Ranges", "Age", "Cache-Control", "Connection", "Content-Disposition",
+		"Content-Encoding", "Content-Language", "Content-Length", "Content-Location",
+		"Content-Range", "Content-Security-Policy", "Content-Type", "Date", "Etag",
+		"Expires", "Keep-Alive", "Last-Modified", "Link", "Location", "Pragma",
+		"Retry-After", "Server", "Set-Cookie", "Strict-Transport-Security", "Trailer",
+		"Transfer-Encoding", "Vary", "Via", "Www-Authenticate", "X-Content-Type-Options",
+		"X-Frame-Options", "X-Request-Id",
+	} {
+		m[k] = k
+	}
+	return m
+}()
 
 // splitList splits a comma-separated field value, dropping blank elements.
 func splitList(v string) []string {

@@ -341,3 +341,23 @@ func TestRoundTripBodilessResponsesKeepTheConn(t *testing.T) {
 	}
 	assert.Equal(t, 1, srv.Accepted())
 }
+
+func TestRoundTripHeaderCanonicalisation(t *testing.T) {
+	c := newClient(t, asynchttp.Config{})
+	srv := rawServer(t, func(string) (string, bool) {
+		return "HTTP/1.1 299 Custom Reason\r\ncontent-type: text/plain\r\nx-CUSTOM-thing: 1\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nContent-Length: 2\r\n\r\nok", false
+	})
+	resp, body := httpGet(t, &http.Client{Transport: c}, srv.URL())
+	assert.Equal(t, "ok", body)
+	assert.Equal(t, "299 Custom Reason", resp.Status)
+	assert.Equal(t, "HTTP/1.1", resp.Proto)
+	assert.Equal(t, http.Header{
+		"Content-Type":   {"text/plain"},
+		"X-Custom-Thing": {"1"},
+		"Set-Cookie":     {"a=1", "b=2"},
+		"Content-Length": {"2"},
+	}, resp.Header)
+	// Appending to one key's values must not clobber another's.
+	resp.Header["X-Custom-Thing"] = append(resp.Header["X-Custom-Thing"], "2")
+	assert.Equal(t, []string{"a=1", "b=2"}, resp.Header["Set-Cookie"])
+}
