@@ -187,9 +187,6 @@ type Client struct {
 	closeOnce sync.Once
 	done      chan struct{}
 	wg        sync.WaitGroup
-	// closing ends when Close is called: dials in flight stop with it.
-	closing     context.Context
-	stopClosing context.CancelFunc
 }
 
 var _ http.RoundTripper = (*Client)(nil)
@@ -198,7 +195,6 @@ var _ http.RoundTripper = (*Client)(nil)
 // goroutine, the idle reaper, stopped by Close.
 func New(cfg Config) *Client {
 	c := &Client{cfg: cfg, done: make(chan struct{})}
-	c.closing, c.stopClosing = context.WithCancel(context.Background())
 	c.pool.init(c)
 	c.wg.Add(1)
 	go c.reap()
@@ -212,7 +208,6 @@ func New(cfg Config) *Client {
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
-		c.stopClosing()
 		c.pool.close()
 	})
 	c.wg.Wait()

@@ -102,15 +102,10 @@ var noDeadline time.Time
 // dial opens a conn to hp in slots already reserved by the caller; on
 // failure the slots are given back.
 func (p *pool) dial(ctx context.Context, hp *hostPool) (*conn, error) {
-	// Close stops dials in flight.
-	dctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(p.c.closing, cancel)
-	defer stop()
-	nc, err := p.dialConn(dctx, hp)
+	nc, err := p.dialConn(ctx, hp)
 	if err != nil {
 		p.unreserve(hp)
-		if p.c.closing.Err() != nil && ctx.Err() == nil {
+		if p.isClosed() && ctx.Err() == nil {
 			return nil, ErrClientClosed
 		}
 		return nil, err
@@ -159,12 +154,20 @@ func (c *conn) info() ConnInfo {
 
 func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
 	trace := httptrace.ContextClientTrace(ctx)
-	dctx := ctx
+	// One cancelable context bounds the dial by DialTimeout, and Close
+	// stops it (through the pool's list of dials in flight).
+	var dctx context.Context
+	var cancel context.CancelFunc
 	if p.lim.dialTimeout > 0 {
-		var cancel context.CancelFunc
 		dctx, cancel = context.WithTimeout(ctx, p.lim.dialTimeout)
-		defer cancel()
+	} else {
+		dctx, cancel = context.WithCancel(ctx)
 	}
+	defer cancel()
+	if !p.trackDial(&cancel) {
+		return nil, ErrClientClosed
+	}
+	defer p.untrackDial(&cancel)
 	dial := p.c.cfg.Dial
 	if dial == nil {
 		dial = defaultDialer.DialContext

@@ -5,6 +5,7 @@ package asynchttp
 
 import (
 	"context"
+	"net"
 	"net/http/httptrace"
 	"net/url"
 	"sync"
@@ -59,6 +60,7 @@ type hostPool struct {
 	waiters        waitList
 	conns          idleList // every open (dialed) conn, oldest first: for ages in Stats
 	addrs          *addrSet // resolved addresses, shared by the hosts of one name
+	direct         []string // the one address to dial when there is nothing to resolve
 
 	created, reused, closed uint64
 	reasons                 [numCloseReasons]uint64
@@ -76,10 +78,11 @@ type pool struct {
 
 	mu      sync.Mutex
 	hosts   map[string]*hostPool
-	addrs   map[string]*addrSet // by "host:port"; outlives host pools, pruned by the reaper
-	total   int                 // open conns across hosts: the MaxTotalConns semaphore
-	idle    idleList            // every idle conn, least recently used first
-	waiters waitList            // every waiter, in arrival order
+	addrs   map[string]*addrSet              // by "host:port"; outlives host pools, pruned by the reaper
+	total   int                              // open conns across hosts: the MaxTotalConns semaphore
+	idle    idleList                         // every idle conn, least recently used first
+	waiters waitList                         // every waiter, in arrival order
+	dials   map[*context.CancelFunc]struct{} // dials in flight, stopped by close
 	closed  bool
 
 	created, reused, nclosed uint64
@@ -120,7 +123,11 @@ func (p *pool) hostLocked(req *Request) *hostPool {
 	if hp.proxy != nil && (hp.proxy.Scheme == "http" || hp.proxy.Scheme == "https") {
 		hp.proxyAuth = basicAuth(hp.proxy)
 	}
-	hp.addrs = p.addrSetLocked(hp.addr)
+	if host, _, err := net.SplitHostPort(hp.addr); err != nil || net.ParseIP(host) != nil || !p.resolving() {
+		hp.direct = []string{hp.addr} // nothing to resolve
+	} else {
+		hp.addrs = p.addrSetLocked(hp.addr)
+	}
 	p.hosts[hp.key] = hp
 	return hp
 }
@@ -241,6 +248,33 @@ func (p *pool) reserveWarm(req *Request, n int) (*hostPool, int, error) {
 	}
 	p.dropIfEmptyLocked(hp)
 	return hp, slots, nil
+}
+
+func (p *pool) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// trackDial registers the cancel func of a dial in flight, so that Close
+// can stop it; it reports false when the pool is closed already.
+func (p *pool) trackDial(cancel *context.CancelFunc) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	if p.dials == nil {
+		p.dials = make(map[*context.CancelFunc]struct{})
+	}
+	p.dials[cancel] = struct{}{}
+	return true
+}
+
+func (p *pool) untrackDial(cancel *context.CancelFunc) {
+	p.mu.Lock()
+	delete(p.dials, cancel)
+	p.mu.Unlock()
 }
 
 // noteWait records how long a caller waited for a conn to hp. hp is live:
@@ -412,6 +446,9 @@ func (p *pool) closeIdle() {
 func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
+	for cancel := range p.dials {
+		(*cancel)()
+	}
 	for w := p.waiters.head; w != nil; w = p.waiters.head {
 		p.dequeueLocked(w)
 		p.dropIfEmptyLocked(w.hp)

@@ -45,9 +45,12 @@ func (p *pool) resolving() bool {
 // hp, in order: round-robin from the next one, those cooling down last. An
 // IP literal, or a pool that does not resolve, has the one address hp.addr.
 func (p *pool) candidates(ctx context.Context, hp *hostPool, trace *httptrace.ClientTrace) ([]string, error) {
+	if hp.direct != nil {
+		return hp.direct, nil
+	}
 	host, port, err := net.SplitHostPort(hp.addr)
-	if err != nil || !p.resolving() || net.ParseIP(host) != nil {
-		return []string{hp.addr}, nil
+	if err != nil {
+		return nil, err
 	}
 	s := hp.addrs
 	now := time.Now()
