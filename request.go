@@ -52,6 +52,11 @@ type Request struct {
 	hasAuth    bool   // write authBuf as "Authorization: Basic ..."
 	keyBuf     []byte // hostKey
 
+	// What parseURI found for parsedURI, kept while the URL is unchanged.
+	uriParsed     bool
+	parsedURI     string
+	urlHostHeader string
+
 	// Set by the client for one exchange.
 	proxy     *url.URL // the proxy chosen by Config.Proxy, or nil
 	viaProxy  bool     // write the absolute-form target, for a plain HTTP proxy
@@ -90,6 +95,7 @@ func (r *Request) Reset() {
 	r.bodyStream, r.bodySize, r.getBody, r.bodyUsed = nil, 0, nil, false
 	r.connClose = false
 	r.clearPrepared()
+	r.uriParsed, r.parsedURI, r.urlHostHeader = false, "", ""
 }
 
 func (r *Request) clearPrepared() {
@@ -189,10 +195,19 @@ func reqErr(field, reason string) error { return &RequestError{Field: field, Rea
 // settings. It must succeed before any byte is written. Every error is a
 // *RequestError. It does not allocate for an ASCII URL on a reused Request.
 func (r *Request) prepare() error {
-	r.clearPrepared()
-	if err := r.parseURI(); err != nil {
-		return err
+	r.prepared = false
+	r.proxy, r.viaProxy, r.proxyAuth = nil, false, ""
+	// A Request sent again with the same URL (the hot path) keeps what
+	// parseURI found; everything else is checked every time.
+	if !r.uriParsed || r.parsedURI != r.uri {
+		r.clearPrepared()
+		r.uriParsed = false
+		if err := r.parseURI(); err != nil {
+			return err
+		}
+		r.parsedURI, r.urlHostHeader, r.uriParsed = r.uri, r.hostHeader, true
 	}
+	r.hostHeader = r.urlHostHeader
 	if !validToken(r.Method()) {
 		return reqErr("method", "not a token")
 	}
