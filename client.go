@@ -222,6 +222,9 @@ func (c *Client) Close() error {
 // pool had connections or waiters for that host; a malformed host is an
 // error.
 func (c *Client) DrainHost(host string) (bool, error) {
+	if c.pool.drainHost(host) {
+		return true, nil // a key exactly as in Stats.Hosts
+	}
 	req := AcquireRequest()
 	defer ReleaseRequest(req)
 	req.SetRequestURI(host)
@@ -242,8 +245,7 @@ func (c *Client) CloseIdleConnections() {
 }
 
 // Prewarm opens up to n new connections to host (a URL such as
-// "https://api.example:8443", or a host key as in Stats.Hosts) and leaves
-// them idle, so that a first burst of traffic does not pay for dialing. It
+// "https://api.example:8443"; Config.Proxy applies) and leaves them idle, so that a first burst of traffic does not pay for dialing. It
 // stays within MaxConnsPerHost, MaxTotalConns (evicting nothing) and
 // MaxIdleConnsPerHost, counting the host's connections already open. The
 // dials run concurrently; Prewarm returns how many connections it opened

@@ -68,7 +68,7 @@ func newConn(nc net.Conn, hp *hostPool, lim *limits) *conn {
 		br:        bufio.NewReaderSize(nc, connBufSize),
 		bw:        bufio.NewWriterSize(nc, connBufSize),
 		hp:        hp,
-		isTLS:     hp.tls,
+		isTLS:     hp.tls || (hp.proxy != nil && hp.proxy.Scheme == "https"),
 		createdAt: time.Now(),
 	}
 	if lim.lifetime > 0 {
@@ -130,10 +130,22 @@ func (p *pool) dial(ctx context.Context, hp *hostPool) (*conn, error) {
 		return nil, ErrClientClosed
 	}
 	if boot := p.c.cfg.Bootstrap; boot != nil {
-		if err := boot(ctx, nc); err != nil {
+		// Close stops a bootstrap in flight, as it stops dials.
+		bctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if !p.trackDial(&cancel) {
+			p.closeConn(c, CloseClientClosed)
+			return nil, ErrClientClosed
+		}
+		err := boot(bctx, nc)
+		p.untrackDial(&cancel)
+		if err != nil {
 			p.closeConn(c, CloseError)
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
 				return nil, ctxErr(ctx, "bootstrap")
+			case p.isClosed():
+				return nil, ErrClientClosed
 			}
 			return nil, fmt.Errorf("asynchttp: bootstrap %s: %w", hp.addr, err)
 		}

@@ -44,7 +44,7 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 		cn.body.reset(cn.br, ex.framing, c.pool.lim.maxBody, &resp.Trailer)
 		resp.body, err = cn.body.appendTo(resp.body[:0])
 		if err != nil {
-			err = ioErr(ctx, "read body", err)
+			err = bodyErr(ctx, ex, err)
 		}
 		c.finish(ctx, ex, err == nil)
 		return err
@@ -161,6 +161,15 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 // errNotKept is what httptrace's PutIdleConn hears when a conn is closed
 // instead of pooled (the reason is in Stats().ClosedBy and Events).
 var errNotKept = errors.New("asynchttp: connection not kept idle")
+
+// bodyErr maps an error met reading a response body: a request body that
+// failed first (full duplex) is the real cause.
+func bodyErr(ctx context.Context, ex exchange, err error) error {
+	if se := ex.sender.bodyFailed(); se != nil {
+		return writeErr(ctx, se)
+	}
+	return ioErr(ctx, "read body", err)
+}
 
 // drain reads and drops the rest of ex's body, at most MaxDrainBytes
 // within DrainTimeout, and reports whether the body then ended cleanly, so

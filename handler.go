@@ -132,7 +132,7 @@ func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h 
 			if rerr != nil {
 				ended = true
 				c.finish(ctx, ex, false)
-				return true, c.report(h, ioErr(ctx, "read body", rerr))
+				return true, c.report(h, bodyErr(ctx, ex, rerr))
 			}
 		}
 	}

@@ -249,10 +249,12 @@ func (p *pool) abandon(w *waiter) {
 	g := <-w.ch // granted before we took the lock: the grant is buffered
 	switch {
 	case g.c != nil:
-		p.mu.Lock()
-		w.hp.reused-- // counted at the hand-over, but never used
-		p.reused--
-		p.mu.Unlock()
+		if g.c.reused { // counted at the hand-over, but never used
+			p.mu.Lock()
+			w.hp.reused--
+			p.reused--
+			p.mu.Unlock()
+		}
 		p.release(g.c)
 	case g.err == nil:
 		p.closeOne(g.victim)

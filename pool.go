@@ -378,9 +378,12 @@ func (p *pool) release(c *conn) (kept bool) {
 	case hp.waiters.n > 0 && !hp.waiters.head.fresh:
 		w := hp.waiters.head
 		p.dequeueLocked(w)
-		hp.reused++
-		p.reused++
-		c.reused = true
+		// A prewarmed conn has served nothing yet: it is not reused.
+		c.reused = c.requests > 0
+		if c.reused {
+			hp.reused++
+			p.reused++
+		}
 		c.wasIdle, c.idleTime = false, 0
 		w.ch <- grant{c: c}
 		p.mu.Unlock()

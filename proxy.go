@@ -8,9 +8,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -77,9 +79,18 @@ func (c *Client) chooseProxy(req *Request, hreq *http.Request) error {
 }
 
 // proxyKey is the suffix of a host key for conns through proxy pu: the
-// proxy is part of the key, so such conns never serve a direct request.
+// proxy, with its credentials, is part of the key, so such conns never
+// serve a direct request, nor one meant for other proxy credentials. The
+// password shows only as a hash (the key appears in Stats).
 func proxyKey(pu *url.URL) string {
-	return " via " + pu.Scheme + "://" + pu.Host
+	k := " via " + pu.Scheme + "://" + pu.Host
+	if pu.User != nil {
+		pass, _ := pu.User.Password()
+		h := fnv.New64a()
+		h.Write([]byte(pu.User.Username() + ":" + pass))
+		k += " as " + pu.User.Username() + "#" + strconv.FormatUint(h.Sum64(), 36)
+	}
+	return k
 }
 
 // proxyAddr is the proxy's "host:port", with the scheme's default port.

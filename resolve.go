@@ -57,67 +57,35 @@ func (p *pool) candidates(ctx context.Context, hp *hostPool, trace *httptrace.Cl
 	s.mu.Lock()
 	stale := s.ips == nil || now.Sub(s.resolvedAt) >= p.lim.addrTTL
 	wait := s.resolving
-	if stale && wait == nil {
+	lead := stale && wait == nil
+	if lead {
 		s.resolving = make(chan struct{})
+		wait = s.resolving
 	}
 	s.mu.Unlock()
-	if stale && wait != nil {
-		// Another dial is resolving this name: use its answer.
+	// The lookup starts without s.mu held: the pool's lock comes first.
+	if lead && !p.startLookup(ctx, s, host, trace) {
+		s.mu.Lock()
+		close(s.resolving)
+		s.resolving = nil
+		s.mu.Unlock()
+		return nil, ErrClientClosed
+	}
+	if stale {
+		// One lookup per name at a time, shared by every dial that needs
+		// it; each waits under its own context.
 		select {
 		case <-wait:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 		s.mu.Lock()
-		err := s.lookupErr
+		err, have := s.lookupErr, len(s.ips) > 0
 		s.mu.Unlock()
-		if err != nil {
+		if err != nil && !have {
 			return nil, err
 		}
-		stale = false
-	}
-	if stale {
-		// net.Resolver reports DNSStart and DNSDone to the trace in ctx
-		// itself; a LookupHost of the caller's is reported here.
-		lookup := p.c.cfg.LookupHost
-		if lookup == nil {
-			lookup = net.DefaultResolver.LookupHost
-			trace = nil
-		}
-		if trace != nil && trace.DNSStart != nil {
-			trace.DNSStart(httptrace.DNSStartInfo{Host: host})
-		}
-		ips, err := lookup(ctx, host)
-		if err == nil && len(ips) == 0 {
-			err = errors.New("no addresses")
-		}
-		if trace != nil && trace.DNSDone != nil {
-			addrs := make([]net.IPAddr, 0, len(ips))
-			for _, ip := range ips {
-				if a := net.ParseIP(ip); a != nil {
-					addrs = append(addrs, net.IPAddr{IP: a})
-				}
-			}
-			trace.DNSDone(httptrace.DNSDoneInfo{Addrs: addrs, Err: err})
-		}
-		s.mu.Lock()
-		close(s.resolving)
-		s.resolving = nil
-		if err != nil {
-			var de *net.DNSError
-			if !errors.As(err, &de) {
-				err = &net.DNSError{Err: err.Error(), Name: host, IsNotFound: true}
-			}
-			s.lookupErr = err
-			s.mu.Unlock()
-			return nil, err
-		}
-		s.lookupErr = nil
-		s.ips, s.resolvedAt = ips, now
-		if s.next >= len(ips) {
-			s.next = 0
-		}
-		s.mu.Unlock()
+		// A failed refresh keeps the addresses resolved before.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,6 +148,69 @@ func (p *pool) pruneAddrsLocked(now time.Time) {
 			delete(p.addrs, k)
 		}
 	}
+}
+
+// startLookup resolves host in its own goroutine, under a context of its
+// own (no caller's cancellation can fail the others waiting on it),
+// bounded by DialTimeout and stopped by Close. It reports false when the
+// pool is closed.
+func (p *pool) startLookup(ctx context.Context, s *addrSet, host string, trace *httptrace.ClientTrace) bool {
+	timeout := p.lim.dialTimeout
+	if timeout <= 0 {
+		timeout = DefaultDialTimeout
+	}
+	// WithoutCancel keeps the caller's values: net.Resolver reports to its
+	// httptrace hooks itself.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	if !p.trackDial(&cancel) {
+		cancel()
+		return false
+	}
+	lookup := p.c.cfg.LookupHost
+	if lookup == nil {
+		lookup = net.DefaultResolver.LookupHost
+		trace = nil // reported by net.Resolver
+	}
+	p.c.wg.Add(1)
+	go func() {
+		defer p.c.wg.Done()
+		defer p.untrackDial(&cancel)
+		defer cancel()
+		if trace != nil && trace.DNSStart != nil {
+			trace.DNSStart(httptrace.DNSStartInfo{Host: host})
+		}
+		ips, err := lookup(lctx, host)
+		if err == nil && len(ips) == 0 {
+			err = errors.New("no addresses")
+		}
+		if trace != nil && trace.DNSDone != nil {
+			addrs := make([]net.IPAddr, 0, len(ips))
+			for _, ip := range ips {
+				if a := net.ParseIP(ip); a != nil {
+					addrs = append(addrs, net.IPAddr{IP: a})
+				}
+			}
+			trace.DNSDone(httptrace.DNSDoneInfo{Addrs: addrs, Err: err})
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err != nil {
+			var de *net.DNSError
+			if !errors.As(err, &de) {
+				err = &net.DNSError{Err: err.Error(), Name: host, IsNotFound: true}
+			}
+			s.lookupErr = err
+		} else {
+			s.lookupErr = nil
+			s.ips, s.resolvedAt = ips, time.Now()
+			if s.next >= len(ips) {
+				s.next = 0
+			}
+		}
+		close(s.resolving)
+		s.resolving = nil
+	}()
+	return true
 }
 
 // markDown makes addr sit out AddrCooldown after a failed connect.

@@ -91,7 +91,8 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 	case sendConcurrent:
 		sender = startBodySender(ctx, cn, req, rht, dl, hasDL, trace)
 	case sendOnContinue:
-		ex.framing, bodySent, gotByte, err = c.readHeadOnContinue(ctx, cn, req, resp, trace)
+		ex.framing, sender, gotByte, err = c.readHeadOnContinue(ctx, cn, req, resp, trace)
+		bodySent = sender != nil
 	}
 	if mode != sendOnContinue {
 		_, err = cn.br.Peek(1)
@@ -110,14 +111,11 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 	if err != nil {
 		sendErr := sender.finish()
 		c.abort(ctx, ex)
-		var se sendError
 		switch {
 		case ctx.Err() != nil:
 			// The caller gave up; whatever the sender saw came after.
 		case isBodyReadError(sendErr):
 			return ex, writeErr(ctx, sendErr)
-		case errors.As(err, &se):
-			return ex, writeErr(ctx, se.err)
 		case !gotByte && ctx.Err() == nil && !isTimeout(err):
 			return ex, &connClosedError{err: err}
 		}
@@ -145,7 +143,14 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 		ex.framing.close = true
 	}
 	cn.setDeadline(ctx, dl)
+	if ex.sender.bodyFailed() != nil {
+		// The body broke while we moved the deadline: interrupt the read
+		// again, the exchange cannot complete.
+		cn.invalidateDeadline()
+		cn.nc.SetReadDeadline(aLongTimeAgo)
+	}
 	ex.framing.close = ex.framing.close || closeReq
+	cn.serverIdle = 0
 	if ka := resp.Header.Peek("Keep-Alive"); ka != nil {
 		cn.serverIdle = keepAliveIdle(ka)
 	}
@@ -209,44 +214,36 @@ func headerDeadline(rht time.Duration, dl time.Time, hasDL bool) time.Time {
 }
 
 // readHeadOnContinue reads the response head of an Expect: 100-continue
-// request whose head is sent: the body goes when 100 Continue arrives, or
-// when ExpectContinueTimeout passes without a byte from the server, and not
-// at all when a final response comes first (bodySent is then false).
-func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request, resp *Response, trace *httptrace.ClientTrace) (f bodyFraming, bodySent, gotByte bool, err error) {
+// request whose head is sent: the body starts going out (from a
+// bodySender, as in sendConcurrent) when 100 Continue arrives, or when
+// ExpectContinueTimeout passes without a byte from the server, and not at
+// all when a final response comes first (sender is then nil).
+func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request, resp *Response, trace *httptrace.ClientTrace) (f bodyFraming, sender *bodySender, gotByte bool, err error) {
 	if trace != nil && trace.Wait100Continue != nil {
 		trace.Wait100Continue()
 	}
-	send := func() error {
-		err := sendBody(cn, req)
-		if trace != nil && trace.WroteRequest != nil {
-			trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
-		}
-		return err
-	}
 	dl, hasDL := ctx.Deadline()
 	rht := c.pool.lim.headerTimeout
+	start := func() { sender = startBodySender(ctx, cn, req, rht, dl, hasDL, trace) }
 	if ect := c.pool.lim.expectTimeout; ect > 0 {
 		cn.setReadDeadline(ctx, headerDeadline(ect, dl, hasDL))
 		_, perr := cn.br.Peek(1)
-		bodySent = perr != nil && isTimeout(perr) && ctx.Err() == nil && (!hasDL || time.Now().Before(dl))
-		if perr != nil && !bodySent {
-			return f, false, false, perr
+		timedOut := perr != nil && isTimeout(perr) && ctx.Err() == nil && (!hasDL || time.Now().Before(dl))
+		if perr != nil && !timedOut {
+			return f, nil, false, perr
 		}
-	} else {
-		bodySent = true
-	}
-	if bodySent {
-		if err := send(); err != nil {
-			return f, true, false, sendError{err}
+		// While the body goes out, only the caller's deadline bounds the
+		// read; the sender starts ResponseHeaderTimeout when it is done.
+		cn.setReadDeadline(ctx, dl)
+		if timedOut {
+			start() // no word from the server: send the body anyway
 		}
-	}
-	if rht > 0 {
-		cn.setReadDeadline(ctx, headerDeadline(rht, dl, hasDL))
 	} else {
 		cn.setReadDeadline(ctx, dl)
+		start()
 	}
 	if _, err = cn.br.Peek(1); err != nil {
-		return f, bodySent, false, err
+		return f, sender, false, err
 	}
 	if trace != nil && trace.GotFirstResponseByte != nil {
 		trace.GotFirstResponseByte()
@@ -258,19 +255,12 @@ func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request,
 				return err
 			}
 		}
-		if code != 100 || bodySent {
-			return nil
-		}
-		bodySent = true
-		if err := send(); err != nil {
-			return sendError{err}
-		}
-		if rht > 0 {
-			cn.setReadDeadline(ctx, headerDeadline(rht, dl, hasDL))
+		if code == 100 && sender == nil {
+			start()
 		}
 		return nil
 	})
-	return f, bodySent, true, err
+	return f, sender, true, err
 }
 
 // traceWrote reports a written request head (and, when the body went
@@ -309,11 +299,6 @@ func sendBody(cn *conn, req *Request) error {
 	return err
 }
 
-// sendError carries a body write failure out of an on1xx callback.
-type sendError struct{ err error }
-
-func (e sendError) Error() string { return e.err.Error() }
-
 func isBodyReadError(err error) bool {
 	var bre bodyReadError
 	return err != nil && errors.As(err, &bre)
@@ -340,10 +325,22 @@ type bodySender struct {
 	done chan error
 
 	mu       sync.Mutex
-	headDone bool // the response head is in: the read deadline is not ours
+	headDone bool  // the response head is in: the read deadline is not ours
+	failed   error // the body stream's own read error, once it happened
 
 	finished bool  // owned by the caller's goroutine
 	result   error // what finish returned
+}
+
+// bodyFailed returns the body stream's read error, if it failed; a nil
+// sender has none.
+func (s *bodySender) bodyFailed() error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
 }
 
 // headRead tells the sender the response head was read: from now on the
@@ -373,8 +370,12 @@ func startBodySender(ctx context.Context, cn *conn, req *Request, rht time.Durat
 			}
 			s.mu.Unlock()
 		case isBodyReadError(err):
-			// The request cannot be completed: wake the reader.
+			// The request cannot be completed: wake the reader, now and
+			// whenever it moves its deadline (see bodyFailed).
+			s.mu.Lock()
+			s.failed = err
 			cn.nc.SetReadDeadline(aLongTimeAgo)
+			s.mu.Unlock()
 		}
 		s.done <- err
 	}()

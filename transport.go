@@ -214,7 +214,7 @@ func (b *respBody) Read(p []byte) (int, error) {
 		b.endLocked(false, errBodyClosed)
 		err = b.err
 	case err != nil:
-		b.endLocked(false, ioErr(b.ctx, "read body", err))
+		b.endLocked(false, bodyErr(b.ctx, b.ex, err))
 		err = b.err
 	case b.closed:
 		// Closed while we read: the conn may carry a past deadline.
