@@ -5,6 +5,7 @@ package asynchttp
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -181,8 +182,13 @@ func (p *pool) mayWaitLocked(hp *hostPool) error {
 	return nil
 }
 
+// waiterPool recycles waiters: a waiter goes back only once its channel is
+// empty and no queue holds it (see wait).
+var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan grant, 1)} }}
+
 func (p *pool) enqueueLocked(hp *hostPool, fresh bool) *waiter {
-	w := &waiter{hp: hp, ch: make(chan grant, 1), queued: true, fresh: fresh}
+	w := waiterPool.Get().(*waiter)
+	w.hp, w.queued, w.fresh = hp, true, fresh
 	hp.waiters.pushBack(w, &w.h, hostWait)
 	p.waiters.pushBack(w, &w.g, globalWait)
 	return w
@@ -216,6 +222,12 @@ func (p *pool) dispatchLocked() {
 // wait blocks until w is granted a conn or the right to dial, or the
 // caller's context ends, or AcquireTimeout passes, or the client closes.
 func (p *pool) wait(ctx context.Context, w *waiter) (grant, error) {
+	// On every way out the grant (if any) has been taken from w.ch and w
+	// is in no queue: nobody can reach w any more.
+	defer func() {
+		w.hp = nil
+		waiterPool.Put(w)
+	}()
 	var timeout <-chan time.Time
 	if p.lim.acquireTimeout > 0 {
 		t := time.NewTimer(p.lim.acquireTimeout)
