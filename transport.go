@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/textproto"
@@ -103,9 +104,18 @@ func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error)
 		if size <= 0 {
 			size = -1
 		}
-		req.SetBodyStream(hreq.Body, size)
-		if hreq.GetBody != nil {
-			req.SetGetBody(hreq.GetBody)
+		if hreq.GetBody != nil && size > 0 && size <= inlineBodyMax {
+			// An in-memory body (http.NewRequest gives those a GetBody):
+			// buffer it, so that it goes out inline with the head, with
+			// no sender goroutine, and replays without GetBody.
+			if err := bufferBody(req, hreq.Body, size); err != nil {
+				return false, err
+			}
+		} else {
+			req.SetBodyStream(hreq.Body, size)
+			if hreq.GetBody != nil {
+				req.SetGetBody(hreq.GetBody)
+			}
 		}
 	}
 	if !c.cfg.DisableCompression && hreq.Method != http.MethodHead &&
@@ -294,6 +304,27 @@ func (g *gzipBody) Read(p []byte) (int, error) {
 }
 
 func (g *gzipBody) Close() error { return g.body.Close() }
+
+// bufferBody reads a small request body of known size into req and closes
+// it.
+func bufferBody(req *Request, body io.ReadCloser, size int64) error {
+	defer body.Close()
+	buf := req.body[:0]
+	if int64(cap(buf)) < size {
+		buf = make([]byte, 0, size)
+	}
+	buf = buf[:size]
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return fmt.Errorf("asynchttp: reading request body: %w", err)
+	}
+	var one [1]byte
+	if n, _ := body.Read(one[:]); n > 0 {
+		return &RequestError{Field: "body", Reason: "longer than its ContentLength"}
+	}
+	req.SetBody(nil)
+	req.body = buf // read in place: no second copy
+	return nil
+}
 
 // statusLine is http.Response.Status ("200 OK"): a shared string when the
 // reason phrase is the usual one (or missing), else made from the parts.

@@ -361,3 +361,28 @@ func TestRoundTripHeaderCanonicalisation(t *testing.T) {
 	resp.Header["X-Custom-Thing"] = append(resp.Header["X-Custom-Thing"], "2")
 	assert.Equal(t, []string{"a=1", "b=2"}, resp.Header["Set-Cookie"])
 }
+
+func TestRoundTripSmallInMemoryBodies(t *testing.T) {
+	c := newClient(t, asynchttp.Config{})
+	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%d %s", r.ContentLength, b)
+	}))
+	ctx := testCtx(t)
+	for _, body := range []string{"x", strings.Repeat("y", 64<<10), strings.Repeat("z", 64<<10+1)} {
+		req, err := http.NewRequestWithContext(ctx, "POST", srv.URL(), strings.NewReader(body))
+		require.NoError(t, err)
+		resp, err := c.RoundTrip(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, fmt.Sprintf("%d %s", len(body), body), string(b))
+	}
+	// A body shorter than its ContentLength is refused before anything goes out.
+	req, err := http.NewRequestWithContext(ctx, "POST", srv.URL(), strings.NewReader("short"))
+	require.NoError(t, err)
+	req.ContentLength = 10
+	_, err = c.RoundTrip(req)
+	require.Error(t, err)
+	assert.Equal(t, 1, srv.Accepted())
+}
