@@ -331,13 +331,7 @@ func TestFaultDialBoundedByContextDeadline(t *testing.T) {
 // accounting come back to where they were, and the slot still works.
 func TestFaultSlotWaitHonoursContext(t *testing.T) {
 	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1})
-	g := newGate()
-	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/hold" {
-			g.wait(r)
-		}
-		okHandler(w, r)
-	}))
+	srv, g := holdServer(t)
 	t.Cleanup(g.open)
 	ctx := testCtx(t)
 	holder := make(chan error, 1)

@@ -267,13 +267,7 @@ func TestBootstrap(t *testing.T) {
 
 func TestWaitAndAgeStats(t *testing.T) {
 	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1})
-	g := newGate()
-	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/hold" {
-			g.wait(r)
-		}
-		okHandler(w, r)
-	}))
+	srv, g := holdServer(t)
 	ctx := testCtx(t)
 	held := make(chan error, 1)
 	go func() { _, _, err := get(ctx, c, "GET", srv.URL()+"/hold"); held <- err }()

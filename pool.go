@@ -415,30 +415,32 @@ func (p *pool) drainHost(key string) bool {
 		p.mu.Unlock()
 		return false
 	}
-	var stale []*conn
 	for c := hp.conns.head; c != nil; c = c.alink.next {
 		c.drain.Store(true)
 	}
-	for hp.idle.head != nil {
-		c := hp.idle.head
-		p.retireIdleLocked(c, CloseDrained)
-		stale = append(stale, c)
-	}
+	stale := p.retireAllLocked(&hp.idle, CloseDrained)
 	p.dispatchLocked()
 	p.mu.Unlock()
 	p.closeAll(stale)
 	return true
 }
 
+// retireAllLocked retires every conn of an idle list (a host's deque or the
+// pool-wide one) and returns them, for the caller to close unlocked.
+func (p *pool) retireAllLocked(l *idleList, why CloseReason) []*conn {
+	var stale []*conn
+	for l.head != nil {
+		c := l.head
+		p.retireIdleLocked(c, why)
+		stale = append(stale, c)
+	}
+	return stale
+}
+
 // closeIdle closes every idle conn.
 func (p *pool) closeIdle() {
 	p.mu.Lock()
-	var stale []*conn
-	for p.idle.head != nil {
-		c := p.idle.head
-		p.retireIdleLocked(c, CloseIdleClosed)
-		stale = append(stale, c)
-	}
+	stale := p.retireAllLocked(&p.idle, CloseIdleClosed)
 	p.dispatchLocked()
 	p.mu.Unlock()
 	p.closeAll(stale)
@@ -457,12 +459,7 @@ func (p *pool) close() {
 		p.dropIfEmptyLocked(w.hp)
 		w.ch <- grant{err: ErrClientClosed}
 	}
-	var stale []*conn
-	for p.idle.head != nil {
-		c := p.idle.head
-		p.retireIdleLocked(c, CloseClientClosed)
-		stale = append(stale, c)
-	}
+	stale := p.retireAllLocked(&p.idle, CloseClientClosed)
 	p.mu.Unlock()
 	p.closeAll(stale)
 }

@@ -44,6 +44,19 @@ func (g *gate) wait(r *http.Request) {
 
 func okHandler(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }
 
+// holdServer answers "ok", holding requests for /hold at its gate until
+// the gate opens.
+func holdServer(t *testing.T) (*testserver.Counting, *gate) {
+	g := newGate()
+	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			g.wait(r)
+		}
+		okHandler(w, r)
+	}))
+	return srv, g
+}
+
 func TestPerHostCap(t *testing.T) {
 	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 4})
 	g := newGate()
@@ -353,13 +366,7 @@ func TestAcquireLimits(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newClient(t, tt.cfg)
-			g := newGate()
-			srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path == "/hold" {
-					g.wait(r)
-				}
-				okHandler(w, r)
-			}))
+			srv, g := holdServer(t)
 			t.Cleanup(g.open)
 			ctx := testCtx(t)
 			done := make(chan error, 1)
