@@ -207,58 +207,39 @@ func markdown(cfg runConfig, args []string, t table) string {
 	w("- Do and fasthttp buffer the body into a reused response; net/http and RoundTrip stream it with io.Copy to io.Discard; raw reads the known-length reply into a reused buffer. Every pooled client keeps up to %d idle connections per host (net/http's default of 2 would churn).\n\n", idlePerHost)
 
 	// Summary: CPU ratio to fasthttp and to raw.
-	w("## Client CPU per request, relative to fasthttp (lower is better)\n\n")
-	w("| scenario |")
-	for _, cl := range cfg.Clients {
-		w(" %s |", cl)
-	}
-	w("\n|---|")
-	for range cfg.Clients {
-		w("---:|")
-	}
-	w("\n")
-	for _, sc := range cfg.Scenarios {
-		m := t[sc.Name]
-		if m == nil {
-			continue
-		}
-		w("| %s |", sc.Label)
+	cpuTable := func(title, ref string, micros bool) {
+		w("%s\n\n| scenario |", title)
 		for _, cl := range cfg.Clients {
-			c, ref := m[cl], m[cFast]
-			if c == nil || ref == nil {
-				w(" – |")
-				continue
-			}
-			w(" %s (%s µs) |", ratio(c.CPU.Med, ref.CPU.Med), num(c.CPU.Med))
+			w(" %s |", cl)
+		}
+		w("\n|---|")
+		for range cfg.Clients {
+			w("---:|")
 		}
 		w("\n")
-	}
-	w("\n## Client CPU per request, relative to the raw bound\n\n")
-	w("| scenario |")
-	for _, cl := range cfg.Clients {
-		w(" %s |", cl)
-	}
-	w("\n|---|")
-	for range cfg.Clients {
-		w("---:|")
-	}
-	w("\n")
-	for _, sc := range cfg.Scenarios {
-		m := t[sc.Name]
-		if m == nil {
-			continue
-		}
-		w("| %s |", sc.Label)
-		for _, cl := range cfg.Clients {
-			c, ref := m[cl], m[cRaw]
-			if c == nil || ref == nil {
-				w(" – |")
+		for _, sc := range cfg.Scenarios {
+			m := t[sc.Name]
+			if m == nil {
 				continue
 			}
-			w(" %s |", ratio(c.CPU.Med, ref.CPU.Med))
+			w("| %s |", sc.Label)
+			for _, cl := range cfg.Clients {
+				c, r := m[cl], m[ref]
+				switch {
+				case c == nil || r == nil:
+					w(" – |")
+				case micros:
+					w(" %s (%s µs) |", ratio(c.CPU.Med, r.CPU.Med), num(c.CPU.Med))
+				default:
+					w(" %s |", ratio(c.CPU.Med, r.CPU.Med))
+				}
+			}
+			w("\n")
 		}
-		w("\n")
 	}
+	cpuTable("## Client CPU per request, relative to fasthttp (lower is better)", cFast, true)
+	w("\n")
+	cpuTable("## Client CPU per request, relative to the raw bound", cRaw, false)
 	w("\n![chart](results.svg)\n\n")
 
 	w("## Per scenario\n\n")
