@@ -234,6 +234,31 @@ func (b *respBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo copies the rest of the body to w with a pooled 32 KiB buffer,
+// so that io.Copy (to io.Discard, a file, a hash) reads the socket in
+// large parts. It ends the body like reading it to io.EOF does.
+func (b *respBody) WriteTo(w io.Writer) (int64, error) {
+	bp := partPool.Get().(*[]byte)
+	defer partPool.Put(bp)
+	var total int64
+	for {
+		n, err := b.Read(*bp)
+		if n > 0 {
+			m, werr := w.Write((*bp)[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // endLocked finishes the exchange once: the conn is released when ok.
 func (b *respBody) endLocked(ok bool, err error) {
 	if b.finished {
