@@ -215,9 +215,9 @@ func (c *Client) Close() error {
 }
 
 // DrainHost takes a host out of rotation: its idle connections are closed
-// now, and its connections in use are closed when released (their current
-// request goes out, or finishes, normally). Connections made later are not
-// affected. host is a URL ("http://10.0.0.7:8080/..."), or a host key as in
+// now, and its connections in use, or being dialed, are closed when
+// released (their current request goes out, or finishes, normally).
+// Connections dialed later are not affected. host is a URL ("http://10.0.0.7:8080/..."), or a host key as in
 // Stats.Hosts; the default port is implied. DrainHost reports whether the
 // pool had connections or waiters for that host; a malformed host is an
 // error.

@@ -102,6 +102,9 @@ var noDeadline time.Time
 // dial opens a conn to hp in slots already reserved by the caller; on
 // failure the slots are given back.
 func (p *pool) dial(ctx context.Context, hp *hostPool) (*conn, error) {
+	p.mu.Lock()
+	gen := hp.drainGen // a DrainHost while we dial retires this conn too
+	p.mu.Unlock()
 	nc, err := p.dialConn(ctx, hp)
 	if err != nil {
 		p.unreserve(hp)
@@ -117,6 +120,9 @@ func (p *pool) dial(ctx context.Context, hp *hostPool) (*conn, error) {
 	hp.created++
 	hp.conns.pushBack(c, allLinks)
 	p.created++
+	if hp.drainGen != gen {
+		c.drain.Store(true)
+	}
 	closed := p.closed
 	if closed {
 		p.forgetLocked(c, CloseClientClosed)

@@ -527,3 +527,31 @@ func TestHTTPTrace(t *testing.T) {
 	assert.Positive(t, got[0].IdleTime)
 	assert.NotNil(t, resp.TLS, "RoundTrip fills resp.TLS")
 }
+
+// TestDrainHostCatchesDials: a conn being dialed when DrainHost runs is
+// retired when released, like the conns in use.
+func TestDrainHostCatchesDials(t *testing.T) {
+	dialing := make(chan struct{})
+	proceed := make(chan struct{})
+	var d net.Dialer
+	var first atomic.Bool
+	c := newClient(t, asynchttp.Config{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if first.CompareAndSwap(false, true) {
+			close(dialing)
+			<-proceed
+		}
+		return d.DialContext(ctx, network, addr)
+	}})
+	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
+	done := make(chan error, 1)
+	go func() { _, _, err := get(testCtx(t), c, "GET", srv.URL()); done <- err }()
+	<-dialing
+	ok, err := c.DrainHost(srv.URL())
+	require.NoError(t, err)
+	assert.True(t, ok, "the host is in the pool while its conn dials")
+	close(proceed)
+	require.NoError(t, <-done)
+	st := c.Stats()
+	assert.Zero(t, st.Open)
+	assert.Equal(t, uint64(1), st.ClosedBy[asynchttp.CloseDrained])
+}

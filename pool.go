@@ -59,6 +59,7 @@ type hostPool struct {
 	idle           idleList
 	waiters        waitList
 	conns          idleList // every open (dialed) conn, oldest first: for ages in Stats
+	drainGen       uint64   // counts DrainHost calls: conns dialing meanwhile are drained too
 	addrs          *addrSet // resolved addresses, shared by the hosts of one name
 	direct         []string // the one address to dial when there is nothing to resolve
 
@@ -418,6 +419,7 @@ func (p *pool) drainHost(key string) bool {
 	for c := hp.conns.head; c != nil; c = c.alink.next {
 		c.drain.Store(true)
 	}
+	hp.drainGen++
 	stale := p.retireAllLocked(&hp.idle, CloseDrained)
 	p.dispatchLocked()
 	p.mu.Unlock()

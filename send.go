@@ -141,6 +141,9 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 		// The server answered before the body went out (100-continue):
 		// the connection is in an unknown state on the server's side.
 		ex.framing.close = true
+		if trace != nil && trace.WroteRequest != nil {
+			trace.WroteRequest(httptrace.WroteRequestInfo{}) // the request is over, as net/http says
+		}
 	}
 	cn.setDeadline(ctx, dl)
 	if ex.sender.bodyFailed() != nil {
