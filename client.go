@@ -257,7 +257,7 @@ func (c *Client) Prewarm(ctx context.Context, host string, n int) (int, error) {
 	if err := c.begin(req, nil); err != nil {
 		return 0, err
 	}
-	hp, slots, err := c.pool.reserveWarm(req, n)
+	hp, slots, gen, err := c.pool.reserveWarm(req, n)
 	if err != nil {
 		return 0, err
 	}
@@ -268,7 +268,7 @@ func (c *Client) Prewarm(ctx context.Context, host string, n int) (int, error) {
 	results := make(chan result, slots)
 	for range slots {
 		go func() {
-			cn, err := c.pool.dial(ctx, hp)
+			cn, err := c.pool.dial(ctx, hp, gen)
 			results <- result{cn, err}
 		}()
 	}

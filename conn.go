@@ -101,10 +101,7 @@ var noDeadline time.Time
 
 // dial opens a conn to hp in slots already reserved by the caller; on
 // failure the slots are given back.
-func (p *pool) dial(ctx context.Context, hp *hostPool) (*conn, error) {
-	p.mu.Lock()
-	gen := hp.drainGen // a DrainHost while we dial retires this conn too
-	p.mu.Unlock()
+func (p *pool) dial(ctx context.Context, hp *hostPool, gen uint64) (*conn, error) {
 	nc, err := p.dialConn(ctx, hp)
 	if err != nil {
 		p.unreserve(hp)
@@ -121,7 +118,7 @@ func (p *pool) dial(ctx context.Context, hp *hostPool) (*conn, error) {
 	hp.conns.pushBack(c, allLinks)
 	p.created++
 	if hp.drainGen != gen {
-		c.drain.Store(true)
+		c.drain.Store(true) // DrainHost ran since the slots were reserved
 	}
 	closed := p.closed
 	if closed {
@@ -172,20 +169,20 @@ func (c *conn) info() ConnInfo {
 
 func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
 	trace := httptrace.ContextClientTrace(ctx)
-	// One cancelable context bounds the dial by DialTimeout, and Close
-	// stops it (through the pool's list of dials in flight).
-	var dctx context.Context
-	var cancel context.CancelFunc
-	if p.lim.dialTimeout > 0 {
-		dctx, cancel = context.WithTimeout(ctx, p.lim.dialTimeout)
-	} else {
-		dctx, cancel = context.WithCancel(ctx)
-	}
+	// cctx is stopped by Close (through the pool's list of dials in
+	// flight) and bounds the TLS handshake too; dctx adds DialTimeout.
+	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if !p.trackDial(&cancel) {
 		return nil, ErrClientClosed
 	}
 	defer p.untrackDial(&cancel)
+	dctx := cctx
+	if p.lim.dialTimeout > 0 {
+		var cancelDial context.CancelFunc
+		dctx, cancelDial = context.WithTimeout(cctx, p.lim.dialTimeout)
+		defer cancelDial()
+	}
 	dial := p.c.cfg.Dial
 	if dial == nil {
 		dial = defaultDialer.DialContext
@@ -222,9 +219,9 @@ func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
 	if !hp.tls {
 		return nc, nil
 	}
-	tc, err := p.handshake(ctx, nc, hp.serverName)
+	tc, err := p.handshake(cctx, nc, hp.serverName)
 	if err != nil {
-		return nil, dialErr(ctx, ctx, "tls handshake", hp.addr, err)
+		return nil, dialErr(ctx, cctx, "tls handshake", hp.addr, err)
 	}
 	return tc, nil
 }

@@ -115,9 +115,10 @@ func orDefault(d, def time.Duration) time.Duration {
 // an error, or else the slots to dial a new conn, after closing victim (an
 // idle conn evicted to make room) when there is one.
 type grant struct {
-	c      *conn
-	victim *conn
-	err    error
+	c        *conn
+	victim   *conn
+	drainGen uint64 // hp's drain generation when the slots were reserved
+	err      error
 }
 
 func (g grant) dial() bool { return g.c == nil && g.err == nil }
@@ -211,9 +212,9 @@ func (p *pool) dispatchLocked() {
 			break // no waiter of any host can dial
 		}
 		if ok, victim := p.roomLocked(w.hp, w.fresh); ok {
-			p.reserveLocked(w.hp, victim)
+			gen := p.reserveLocked(w.hp, victim)
 			p.dequeueLocked(w)
-			w.ch <- grant{victim: victim}
+			w.ch <- grant{victim: victim, drainGen: gen}
 		}
 		w = next
 	}

@@ -195,12 +195,12 @@ func (p *pool) acquireConn(ctx context.Context, req *Request, fresh bool) (*conn
 		// Join the queue behind earlier waiters rather than overtake them.
 		if hp.waiters.n == 0 {
 			if ok, victim := p.roomLocked(hp, fresh); ok {
-				p.reserveLocked(hp, victim)
+				gen := p.reserveLocked(hp, victim)
 				p.dispatchLocked()
 				p.mu.Unlock()
 				p.closeAll(stale)
 				p.closeOne(victim)
-				return p.dial(ctx, hp)
+				return p.dial(ctx, hp, gen)
 			}
 		}
 		if err := p.mayWaitLocked(hp); err != nil {
@@ -224,31 +224,30 @@ func (p *pool) acquireConn(ctx context.Context, req *Request, fresh bool) (*conn
 			return g.c, nil // handed over by release: it just served a response
 		}
 		p.closeOne(g.victim)
-		return p.dial(ctx, hp)
+		return p.dial(ctx, hp, g.drainGen)
 	}
 }
 
 // reserveWarm reserves dial slots for up to n new idle conns of req's
 // host, within the per-host, total and idle caps, evicting nothing.
-func (p *pool) reserveWarm(req *Request, n int) (*hostPool, int, error) {
+func (p *pool) reserveWarm(req *Request, n int) (hp *hostPool, slots int, drainGen uint64, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, 0, ErrClientClosed
+		return nil, 0, 0, ErrClientClosed
 	}
-	hp := p.hostLocked(req)
-	slots := 0
+	hp = p.hostLocked(req)
 	for slots < n {
 		if p.lim.maxPerHost > 0 && hp.open() >= p.lim.maxPerHost ||
 			p.lim.maxTotal > 0 && p.total >= p.lim.maxTotal ||
 			hp.idle.n+hp.dialing >= p.lim.maxIdle {
 			break
 		}
-		p.reserveLocked(hp, nil)
+		drainGen = p.reserveLocked(hp, nil)
 		slots++
 	}
 	p.dropIfEmptyLocked(hp)
-	return hp, slots, nil
+	return hp, slots, drainGen, nil
 }
 
 func (p *pool) isClosed() bool {
@@ -313,8 +312,9 @@ func (p *pool) roomLocked(hp *hostPool, fresh bool) (bool, *conn) {
 }
 
 // reserveLocked takes the slots of one dialing conn of hp, retiring victim
-// (an idle conn) first when there is one.
-func (p *pool) reserveLocked(hp *hostPool, victim *conn) {
+// (an idle conn) first when there is one. It returns hp's drain generation:
+// a DrainHost from now until the dial ends retires the conn too.
+func (p *pool) reserveLocked(hp *hostPool, victim *conn) (drainGen uint64) {
 	// Count the dial first: retiring the victim must not drop hp from the
 	// map when the victim was its last conn.
 	hp.dialing++
@@ -322,6 +322,7 @@ func (p *pool) reserveLocked(hp *hostPool, victim *conn) {
 	if victim != nil {
 		p.retireIdleLocked(victim, CloseEvicted)
 	}
+	return hp.drainGen
 }
 
 // unreserve gives back the slots of a dial that failed.

@@ -246,6 +246,9 @@ func (b *respBody) WriteTo(w io.Writer) (int64, error) {
 		if n > 0 {
 			m, werr := w.Write((*bp)[:n])
 			total += int64(m)
+			if werr == nil && m < n {
+				werr = io.ErrShortWrite
+			}
 			if werr != nil {
 				return total, werr
 			}
