@@ -3,7 +3,6 @@
 package asynchttp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 )
@@ -123,6 +122,3 @@ func (e *TimeoutError) Timeout() bool { return true }
 
 // Temporary reports true, as net.Error asks of timeouts.
 func (e *TimeoutError) Temporary() bool { return true }
-
-// isDeadline reports whether err is a context deadline.
-func isDeadline(err error) bool { return errors.Is(err, context.DeadlineExceeded) }

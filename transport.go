@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -152,11 +151,18 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 	if ex.framing.mode == framingChunked {
 		hr.TransferEncoding = []string{"chunked"}
 		hr.Trailer = make(http.Header)
-		for _, v := range hr.Header["Trailer"] {
-			for _, k := range splitList(v) {
-				hr.Trailer[textproto.CanonicalMIMEHeaderKey(k)] = nil
+		resp.Header.VisitAll(func(k, v []byte) {
+			if !equalFoldBytes(k, "Trailer") {
+				return
 			}
-		}
+			for len(v) > 0 {
+				var name []byte
+				name, v = nextListElem(v)
+				if len(name) > 0 {
+					hr.Trailer[textproto.CanonicalMIMEHeaderKey(string(name))] = nil
+				}
+			}
+		})
 	}
 	if ex.framing.mode == framingNone {
 		c.finish(ctx, ex, true)
@@ -447,14 +453,3 @@ var commonKeys = func() map[string]string {
 	}
 	return m
 }()
-
-// splitList splits a comma-separated field value, dropping blank elements.
-func splitList(v string) []string {
-	var out []string
-	for _, t := range strings.Split(v, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			out = append(out, t)
-		}
-	}
-	return out
-}
