@@ -80,9 +80,10 @@ func (c *Client) mayRetry(cn *conn, req *Request, err error) bool {
 type exchange struct {
 	cn      *conn
 	framing bodyFraming
-	stop    func() bool // stops the context watch; nil when there is none
-	sender  *bodySender // still sending the request body, or nil
-	retire  CloseReason // why the request said Connection: close to retire cn, or numCloseReasons
+	stop    func() bool            // stops the context watch; nil when there is none
+	sender  *bodySender            // still sending the request body, or nil
+	retire  CloseReason            // why the request said Connection: close to retire cn, or numCloseReasons
+	trace   *httptrace.ClientTrace // from the caller's context, or nil
 }
 
 // headErr maps an error met while waiting for the response head: our
@@ -148,7 +149,7 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 		// The caller's deadline stays on the idle conn: the liveness check
 		// bypasses it, and the next exchange sets its own.
 		kept := c.pool.release(ex.cn)
-		if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.PutIdleConn != nil {
+		if trace := ex.trace; trace != nil && trace.PutIdleConn != nil {
 			var err error
 			if !kept {
 				err = errNotKept

@@ -72,6 +72,7 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 		err = cn.bw.Flush()
 	}
 	trace := httptrace.ContextClientTrace(ctx)
+	ex.trace = trace
 	if trace != nil {
 		traceWrote(trace, mode == sendInline, err)
 	}
