@@ -138,3 +138,36 @@ func TestDoAllocatesNothingWhenWarm(t *testing.T) {
 		t.Fatalf("Do allocated %.1f times per request", allocs)
 	}
 }
+
+// BenchmarkDoConnectionClose is a GET whose response ends its conn, so each
+// request dials: the cost of a dial, a conn's setup and its close.
+func BenchmarkDoConnectionClose(b *testing.B) {
+	reply := []byte("HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\nHello, World!")
+	srv := testserver.NewScripted(b, func(nc net.Conn) {
+		buf := make([]byte, 4096)
+		n := 0
+		for n < len(buf) {
+			m, err := nc.Read(buf[n:])
+			if err != nil {
+				return
+			}
+			n += m
+			if bytes.Contains(buf[:n], []byte("\r\n\r\n")) {
+				nc.Write(reply)
+				return
+			}
+		}
+	})
+	c := asynchttp.New(asynchttp.Config{})
+	defer c.Close()
+	req := asynchttp.AcquireRequest()
+	resp := asynchttp.AcquireResponse()
+	req.SetRequestURI(srv.URL() + "/")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Do(ctx, req, resp); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http/httptrace"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -55,18 +56,60 @@ type conn struct {
 	body     bodyReader
 	deadline time.Time // the deadline now set on nc
 	peekBuf  [1]byte
-	// interrupt is registered with context.AfterFunc: it makes every
-	// blocked read and write of nc return at once.
-	interrupt func()
+	// watch is interrupt as a func value for context.AfterFunc, made at
+	// the first exchange under a context that can end.
+	watch func()
 }
 
 const connBufSize = 4096
 
+// Closed conns give their buffers back here, so that a dial (a
+// Connection: close server, a crawler's churn) does not allocate 8 KiB.
+var (
+	readerPool sync.Pool // *bufio.Reader of connBufSize
+	writerPool sync.Pool // *bufio.Writer of connBufSize
+)
+
+func newReader(nc net.Conn) *bufio.Reader {
+	if br, _ := readerPool.Get().(*bufio.Reader); br != nil {
+		br.Reset(nc)
+		return br
+	}
+	return bufio.NewReaderSize(nc, connBufSize)
+}
+
+func newWriter(nc net.Conn) *bufio.Writer {
+	if bw, _ := writerPool.Get().(*bufio.Writer); bw != nil {
+		bw.Reset(nc)
+		return bw
+	}
+	return bufio.NewWriterSize(nc, connBufSize)
+}
+
+// recycleBuffers gives c's buffers back once c is closed. The caller owns
+// c alone: every closed conn comes from its one user, whose exchange and
+// body sender are over, or from the idle deque. c keeps no reference to
+// the buffers, so a late use would fail loudly rather than read another
+// conn's bytes.
+func (c *conn) recycleBuffers() {
+	if c.br != nil {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.br = nil
+	}
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.bw = nil
+	}
+	c.body = bodyReader{}
+}
+
 func newConn(nc net.Conn, hp *hostPool, lim *limits) *conn {
 	c := &conn{
 		nc:        nc,
-		br:        bufio.NewReaderSize(nc, connBufSize),
-		bw:        bufio.NewWriterSize(nc, connBufSize),
+		br:        newReader(nc),
+		bw:        newWriter(nc),
 		hp:        hp,
 		isTLS:     hp.tls || (hp.proxy != nil && hp.proxy.Scheme == "https"),
 		createdAt: time.Now(),
@@ -79,7 +122,6 @@ func newConn(nc net.Conn, hp *hostPool, lim *limits) *conn {
 		}
 		c.retireAt = c.createdAt.Add(life)
 	}
-	c.interrupt = func() { c.nc.SetDeadline(aLongTimeAgo) }
 	c.fd = -1
 	under := nc
 	if tc, ok := nc.(*tls.Conn); ok {
@@ -91,6 +133,17 @@ func newConn(nc net.Conn, hp *hostPool, lim *limits) *conn {
 		}
 	}
 	return c
+}
+
+// interrupt makes every blocked read and write of c return at once.
+func (c *conn) interrupt() { c.nc.SetDeadline(aLongTimeAgo) }
+
+// watchFunc returns interrupt as a func value, made once per conn.
+func (c *conn) watchFunc() func() {
+	if c.watch == nil {
+		c.watch = c.interrupt
+	}
+	return c.watch
 }
 
 // aLongTimeAgo is a deadline in the past: setting it interrupts I/O.
@@ -168,62 +221,73 @@ func (c *conn) info() ConnInfo {
 }
 
 func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
+	nc, err := p.dialTCP(ctx, hp)
+	if err != nil || !hp.tls {
+		return nc, err
+	}
+	// Close stops a handshake in flight, as it stops dials.
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if !p.trackDial(&cancel) {
+		nc.Close()
+		return nil, ErrClientClosed
+	}
+	defer p.untrackDial(&cancel)
+	tc, err := p.handshake(hctx, nc, hp.serverName)
+	if err != nil {
+		return nil, dialErr(ctx, hctx, "tls handshake", hp.addr, err)
+	}
+	return tc, nil
+}
+
+// dialTCP opens the TCP conn of hp, directly or through its proxy.
+func (p *pool) dialTCP(ctx context.Context, hp *hostPool) (net.Conn, error) {
 	trace := httptrace.ContextClientTrace(ctx)
-	// cctx is stopped by Close (through the pool's list of dials in
-	// flight) and bounds the TLS handshake too; dctx adds DialTimeout.
-	cctx, cancel := context.WithCancel(ctx)
+	// One context bounds the dial (and a proxy's setup) by DialTimeout
+	// and is stopped by Close, through the pool's list of dials in flight.
+	var dctx context.Context
+	var cancel context.CancelFunc
+	if p.lim.dialTimeout > 0 {
+		dctx, cancel = context.WithTimeout(ctx, p.lim.dialTimeout)
+	} else {
+		dctx, cancel = context.WithCancel(ctx)
+	}
 	defer cancel()
 	if !p.trackDial(&cancel) {
 		return nil, ErrClientClosed
 	}
 	defer p.untrackDial(&cancel)
-	dctx := cctx
-	if p.lim.dialTimeout > 0 {
-		var cancelDial context.CancelFunc
-		dctx, cancelDial = context.WithTimeout(cctx, p.lim.dialTimeout)
-		defer cancelDial()
-	}
 	dial := p.c.cfg.Dial
 	if dial == nil {
 		dial = defaultDialer.DialContext
 	}
-	var nc net.Conn
-	var err error
 	if hp.proxy != nil {
-		if nc, err = p.dialProxied(dctx, hp, dial); err != nil {
+		nc, err := p.dialProxied(dctx, hp, dial)
+		if err != nil {
 			return nil, dialErr(ctx, dctx, "dial via proxy", hp.proxy.Host, err)
 		}
-	} else {
-		addrs, err := p.candidates(dctx, hp, trace)
-		if err != nil {
-			return nil, dialErr(ctx, dctx, "resolve", hp.addr, err)
-		}
-		// ConnectStart and ConnectDone reach httptrace from net.Dialer
-		// itself (through the trace in ctx), as with net/http.
-		for _, addr := range addrs {
-			nc, err = dial(dctx, "tcp", addr)
-			if err == nil {
-				break
-			}
-			if dctx.Err() != nil {
-				break // out of time: no point in trying the next address
-			}
-			if len(addrs) > 1 {
-				p.markDown(hp, addr)
-			}
-		}
-		if err != nil {
-			return nil, dialErr(ctx, dctx, "dial", hp.addr, err)
-		}
-	}
-	if !hp.tls {
 		return nc, nil
 	}
-	tc, err := p.handshake(cctx, nc, hp.serverName)
+	addrs, err := p.candidates(dctx, hp, trace)
 	if err != nil {
-		return nil, dialErr(ctx, cctx, "tls handshake", hp.addr, err)
+		return nil, dialErr(ctx, dctx, "resolve", hp.addr, err)
 	}
-	return tc, nil
+	// ConnectStart and ConnectDone reach httptrace from net.Dialer itself
+	// (through the trace in ctx), as with net/http.
+	var nc net.Conn
+	for _, addr := range addrs {
+		nc, err = dial(dctx, "tcp", addr)
+		if err == nil {
+			return nc, nil
+		}
+		if dctx.Err() != nil {
+			break // out of time: no point in trying the next address
+		}
+		if len(addrs) > 1 {
+			p.markDown(hp, addr)
+		}
+	}
+	return nil, dialErr(ctx, dctx, "dial", hp.addr, err)
 }
 
 // handshake runs a TLS client handshake over nc for serverName (ALPN

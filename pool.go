@@ -468,13 +468,16 @@ func (p *pool) close() {
 }
 
 // closeOne closes the socket of a conn already forgotten by the
-// accounting (forgetLocked), and reports it to Events.ConnClosed. It is
-// called without the lock held.
+// accounting (forgetLocked), reports it to Events.ConnClosed and recycles
+// its buffers. It is called without the lock held, by the conn's only
+// user: the caller whose exchange (and body sender) is over, or whoever
+// took it from the idle deque.
 func (p *pool) closeOne(c *conn) {
 	if c == nil {
 		return
 	}
 	c.nc.Close()
+	c.recycleBuffers()
 	if f := p.c.cfg.Events.ConnClosed; f != nil {
 		f(c.info(), c.closedBy)
 	}

@@ -57,7 +57,7 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 			c.pool.closeConn(cn, CloseCanceled)
 			return ex, ctxErr(ctx, "write request")
 		}
-		ex.stop = context.AfterFunc(ctx, cn.interrupt)
+		ex.stop = context.AfterFunc(ctx, cn.watchFunc())
 	}
 	closeReq := req.ConnectionClose() || ex.retire != numCloseReasons
 	if hp := cn.hp; hp.proxy != nil && !hp.tls && (hp.proxy.Scheme == "http" || hp.proxy.Scheme == "https") {

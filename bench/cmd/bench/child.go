@@ -70,7 +70,12 @@ func rusageUS() (user, sys int64) {
 	return ru.Utime.Sec*1e6 + ru.Utime.Usec, ru.Stime.Sec*1e6 + ru.Stime.Usec
 }
 
-func runChild(clientName, scName string, inf server.Info, warmup, dur time.Duration, round int, cpuprofile string) error {
+func runChild(clientName, scName string, inf server.Info, warmup, dur time.Duration, round int, cpuprofile, memprofile string) error {
+	if memprofile != "" {
+		// Every allocation sampled: slow, so the figures of such a run
+		// are not comparable; for finding allocation sites only.
+		runtime.MemProfileRate = 1
+	}
 	sc, ok := scenarioByName(scName)
 	if !ok {
 		return fmt.Errorf("unknown scenario %q", scName)
@@ -155,6 +160,12 @@ func runChild(clientName, scName string, inf server.Info, warmup, dur time.Durat
 	runtime.ReadMemStats(&m1)
 	if cpuprofile != "" {
 		pprof.StopCPUProfile()
+	}
+	if memprofile != "" {
+		if f, err := os.Create(memprofile); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
 	}
 
 	done := make(chan struct{})

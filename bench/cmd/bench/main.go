@@ -38,6 +38,7 @@ func main() {
 		infoJSON = flag.String("info", "", "child: server info JSON")
 		round    = flag.Int("round", 0, "child: round number")
 		cpuprof  = flag.String("cpuprofile", "", "child: write a CPU profile of the measured window here")
+		memprof  = flag.String("memprofile", "", "child: write an allocation profile (every allocation sampled) of the run here")
 
 		quick   = flag.Bool("quick", false, "quick mode: 3 rounds of 0.3 s (under two minutes)")
 		rounds  = flag.Int("rounds", 0, "rounds (default 5, quick 3)")
@@ -61,7 +62,7 @@ func main() {
 		if err := json.Unmarshal([]byte(*infoJSON), &inf); err != nil {
 			fatal("child: bad -info: %v", err)
 		}
-		if err := runChild(*cliName, *scName, inf, *warmup, *dur, *round, *cpuprof); err != nil {
+		if err := runChild(*cliName, *scName, inf, *warmup, *dur, *round, *cpuprof, *memprof); err != nil {
 			fatal("child %s %s: %v", *cliName, *scName, err)
 		}
 		return
