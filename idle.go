@@ -57,6 +57,7 @@ func (p *pool) pushIdleLocked(c *conn, now time.Time) {
 	hp.inUse--
 	hp.idle.pushBack(c, hostLinks)
 	p.idle.pushBack(c, globalLinks)
+	p.mayDialLocked(hp) // a retry waiting on hp may replace this conn
 }
 
 // unlinkIdleLocked takes c out of both idle lists; the caller decides

@@ -128,6 +128,7 @@ func (g grant) dial() bool { return g.c == nil && g.err == nil }
 type waiter struct {
 	hp     *hostPool
 	ch     chan grant // buffered: a grant never blocks the granter
+	seq    uint64     // arrival order, pool-wide
 	queued bool
 	fresh  bool // a retry: it wants a new conn, never a handed-over one
 	h, g   waitLinks
@@ -189,34 +190,131 @@ var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan grant,
 
 func (p *pool) enqueueLocked(hp *hostPool, fresh bool) *waiter {
 	w := waiterPool.Get().(*waiter)
-	w.hp, w.queued, w.fresh = hp, true, fresh
+	p.waitSeq++
+	w.hp, w.seq, w.queued, w.fresh = hp, p.waitSeq, true, fresh
 	hp.waiters.pushBack(w, &w.h, hostWait)
 	p.waiters.pushBack(w, &w.g, globalWait)
+	if hp.waiters.n == 1 {
+		p.mayDialLocked(hp)
+	}
 	return w
 }
 
 func (p *pool) dequeueLocked(w *waiter) {
-	w.hp.waiters.remove(w, hostWait)
+	hp := w.hp
+	hp.waiters.remove(w, hostWait)
 	p.waiters.remove(w, globalWait)
 	w.queued = false
+	if hp.waiters.n == 0 && hp.readyIdx >= 0 {
+		p.ready.remove(hp)
+	}
+}
+
+// mayDialLocked notes that hp's waiters may be able to dial now: a slot of
+// hp was freed, an idle conn of hp appeared (a retry may replace it), or
+// hp's first waiter arrived. dispatchLocked decides.
+func (p *pool) mayDialLocked(hp *hostPool) {
+	if hp.waiters.n > 0 && hp.readyIdx < 0 {
+		p.ready.push(hp, hp.waiters.head.seq)
+	}
 }
 
 // dispatchLocked lets waiters, oldest first, dial in slots that are free
 // now. Where MaxTotalConns requires it, an idle conn of another host is
 // evicted: the waiter closes it before dialing, so the new conn never
 // overlaps it.
+//
+// Only hosts that may dial are looked at, in the order of their oldest
+// waiter: a host is taken off that queue when its own cap blocks it, and
+// put back (mayDialLocked) when one of its slots frees. So the cost does
+// not grow with the callers waiting for other, busy hosts.
 func (p *pool) dispatchLocked() {
-	for w := p.waiters.head; w != nil; {
-		next := w.g.next
+	for p.ready.len() > 0 {
 		if p.lim.maxTotal > 0 && p.total >= p.lim.maxTotal && p.idle.n == 0 {
-			break // no waiter of any host can dial
+			return // no waiter of any host can dial
 		}
-		if ok, victim := p.roomLocked(w.hp, w.fresh); ok {
-			gen := p.reserveLocked(w.hp, victim)
-			p.dequeueLocked(w)
-			w.ch <- grant{victim: victim, drainGen: gen}
+		hp := p.ready.min()
+		w := hp.waiters.head
+		if w.seq != hp.readyKey {
+			p.ready.rekey(hp, w.seq) // its oldest waiter left or was served
+			continue
 		}
-		w = next
+		ok, victim := p.roomLocked(hp, w.fresh)
+		if !ok {
+			p.ready.remove(hp) // blocked by MaxConnsPerHost, not by the total
+			continue
+		}
+		gen := p.reserveLocked(hp, victim)
+		p.dequeueLocked(w)
+		w.ch <- grant{victim: victim, drainGen: gen}
+	}
+}
+
+// hostQueue is a min-heap of hosts by the arrival of their oldest waiter:
+// the hosts whose waiters may be able to dial.
+type hostQueue struct{ h []*hostPool }
+
+func (q *hostQueue) len() int           { return len(q.h) }
+func (q *hostQueue) min() *hostPool     { return q.h[0] }
+func (q *hostQueue) less(i, j int) bool { return q.h[i].readyKey < q.h[j].readyKey }
+func (q *hostQueue) swap(i, j int) {
+	q.h[i], q.h[j] = q.h[j], q.h[i]
+	q.h[i].readyIdx, q.h[j].readyIdx = i, j
+}
+func (q *hostQueue) push(hp *hostPool, key uint64) {
+	hp.readyKey, hp.readyIdx = key, len(q.h)
+	q.h = append(q.h, hp)
+	q.up(hp.readyIdx)
+}
+
+func (q *hostQueue) remove(hp *hostPool) {
+	i, last := hp.readyIdx, len(q.h)-1
+	if i != last {
+		q.swap(i, last)
+	}
+	q.h[last] = nil
+	q.h = q.h[:last]
+	hp.readyIdx = -1
+	if i != last {
+		q.down(i)
+		q.up(i)
+	}
+}
+
+// rekey moves hp to key, which is never below its key before: a host's
+// oldest waiter only gets younger.
+func (q *hostQueue) rekey(hp *hostPool, key uint64) {
+	hp.readyKey = key
+	q.down(hp.readyIdx)
+}
+
+func (q *hostQueue) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !q.less(i, parent) {
+			return
+		}
+		q.swap(i, parent)
+		i = parent
+	}
+}
+
+func (q *hostQueue) down(i int) {
+	n := len(q.h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && q.less(r, l) {
+			m = r
+		}
+		if !q.less(m, i) {
+			return
+		}
+		q.swap(i, m)
+		i = m
 	}
 }
 

@@ -62,6 +62,8 @@ type hostPool struct {
 	drainGen       uint64   // counts DrainHost calls: conns dialing meanwhile are drained too
 	addrs          *addrSet // resolved addresses, shared by the hosts of one name
 	direct         []string // the one address to dial when there is nothing to resolve
+	readyIdx       int      // index in pool.ready, -1 when not there
+	readyKey       uint64   // the seq of its oldest waiter when queued in pool.ready
 
 	created, reused, closed uint64
 	reasons                 [numCloseReasons]uint64
@@ -83,6 +85,8 @@ type pool struct {
 	total   int                              // open conns across hosts: the MaxTotalConns semaphore
 	idle    idleList                         // every idle conn, least recently used first
 	waiters waitList                         // every waiter, in arrival order
+	waitSeq uint64                           // the last waiter's seq
+	ready   hostQueue                        // hosts whose waiters may dial now
 	dials   map[*context.CancelFunc]struct{} // dials in flight, stopped by close
 	closed  bool
 
@@ -120,6 +124,7 @@ func (p *pool) hostLocked(req *Request) *hostPool {
 		tls:        req.isTLS(),
 		serverName: req.serverName(),
 		proxy:      req.proxy,
+		readyIdx:   -1,
 	}
 	if hp.proxy != nil && (hp.proxy.Scheme == "http" || hp.proxy.Scheme == "https") {
 		hp.proxyAuth = basicAuth(hp.proxy)
@@ -330,6 +335,7 @@ func (p *pool) unreserve(hp *hostPool) {
 	p.mu.Lock()
 	hp.dialing--
 	p.total--
+	p.mayDialLocked(hp)
 	p.dispatchLocked()
 	p.dropIfEmptyLocked(hp)
 	p.mu.Unlock()
@@ -348,6 +354,7 @@ func (p *pool) forgetLocked(c *conn, why CloseReason) {
 	p.reasons[why]++
 	c.state = stateClosed
 	c.closedBy = why
+	p.mayDialLocked(hp)
 	p.dropIfEmptyLocked(hp)
 }
 

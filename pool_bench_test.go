@@ -2,7 +2,11 @@ package asynchttp
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -49,4 +53,55 @@ func BenchmarkPoolAcquireRelease(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkPoolManyWaiters is a crawler's pool at its per-host caps: 512
+// hosts with one conn each and four callers per host, so that about 1,500
+// callers wait at any moment. An acquire or a release must not cost in
+// proportion to the callers waiting for other hosts.
+func BenchmarkPoolManyWaiters(b *testing.B) {
+	const hosts, perHost = 512, 4
+	var mu sync.Mutex
+	var ends []net.Conn
+	c := New(Config{MaxConnsPerHost: 1, MaxTotalConns: hosts,
+		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			a, z := net.Pipe()
+			mu.Lock()
+			ends = append(ends, z)
+			mu.Unlock()
+			return a, nil
+		}})
+	defer func() {
+		c.Close()
+		for _, z := range ends {
+			z.Close()
+		}
+	}()
+	ctx := context.Background()
+	reqs := make([]*Request, hosts)
+	for i := range reqs {
+		u := fmt.Sprintf("http://10.255.%d.%d/", i/250, i%250+1)
+		if n, err := c.Prewarm(ctx, u, 1); err != nil || n != 1 {
+			b.Fatal(n, err)
+		}
+		reqs[i] = AcquireRequest()
+		reqs[i].SetRequestURI(u)
+		if err := reqs[i].prepare(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int32
+	b.SetParallelism(hosts * perHost / runtime.GOMAXPROCS(0))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := reqs[int(next.Add(1))%hosts]
+		for pb.Next() {
+			cn, err := c.pool.acquire(ctx, req, false)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			c.pool.release(cn)
+		}
+	})
 }

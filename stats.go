@@ -149,6 +149,13 @@ func (p *pool) checkInvariants() string {
 		if hp.open() == 0 && hp.waiters.n == 0 {
 			return "host " + key + ": empty host kept in the map"
 		}
+		if hp.waiters.n > 0 && hp.readyIdx < 0 {
+			// Out of the dispatch queue: only its own cap may hold it.
+			w := hp.waiters.head
+			if p.lim.maxPerHost == 0 || hp.open() < p.lim.maxPerHost || (w.fresh && hp.idle.n > 0) {
+				return "host " + key + ": waiters that may dial are out of the dispatch queue"
+			}
+		}
 		sum += hp.open()
 		idle += n
 	}
@@ -171,6 +178,23 @@ func (p *pool) checkInvariants() string {
 	}
 	if w != p.waiters.n {
 		return "waiter list length differs from its count"
+	}
+	for i, hp := range p.ready.h {
+		switch {
+		case hp.readyIdx != i:
+			return "dispatch queue: host with a wrong index"
+		case p.hosts[hp.key] != hp || hp.waiters.n == 0:
+			return "dispatch queue: host without waiters, or not in the map"
+		case hp.readyKey > hp.waiters.head.seq:
+			return "dispatch queue: key younger than the host's oldest waiter"
+		case i > 0 && p.ready.less(i, (i-1)/2):
+			return "dispatch queue: heap order broken"
+		}
+	}
+	if p.ready.len() > 0 && !(p.lim.maxTotal > 0 && p.total >= p.lim.maxTotal && p.idle.n == 0) {
+		// dispatchLocked runs after every change that frees a slot; what
+		// it leaves queued must be blocked by the total cap.
+		return "a waiter that may dial was left waiting"
 	}
 	return ""
 }
