@@ -362,17 +362,28 @@ func ctxErr(ctx context.Context, op string) error {
 	return fmt.Errorf("asynchttp: %s: %w", op, cause)
 }
 
+// defaultPeekAfterIdle is how long a conn must have been idle before
+// alive looks at its socket. A conn taken back sooner (a busy caller's
+// next request) is reused unchecked: the check finds only what arrived
+// while the conn was idle, so over a few microseconds it would almost
+// never find anything, and it costs a syscall per request, 4–6 % of Do's
+// CPU in a busy loop. No server idle timeout is that short, and the
+// stale-conn race it leaves is the one every client has (a close crossing
+// the request), which the retry of idempotent requests covers. Bytes
+// already read past a response are always caught (finish closes the conn).
+const defaultPeekAfterIdle = time.Millisecond
+
 // alive reports whether an idle conn may be reused: no bytes arrived
-// unasked, and the server has not closed or reset it. It is one
-// non-blocking MSG_PEEK on the socket, with no goroutine per conn. The fd
-// is used directly, past the runtime's poller (no deadline applies): the
-// conn is the caller's alone and open, so the fd cannot be closed or
-// reused meanwhile.
-func (c *conn) alive() bool {
+// unasked, and the server has not closed or reset it. When it has been
+// idle at least peekAfter, that is one non-blocking MSG_PEEK on the
+// socket, with no goroutine per conn. The fd is used directly, past the
+// runtime's poller (no deadline applies): the conn is the caller's alone
+// and open, so the fd cannot be closed or reused meanwhile.
+func (c *conn) alive(peekAfter time.Duration) bool {
 	if c.br.Buffered() > 0 {
 		return false // bytes nobody asked for: reading them as a response would desync
 	}
-	if c.fd < 0 {
+	if c.fd < 0 || c.idleTime < peekAfter {
 		return true
 	}
 	return c.peek()

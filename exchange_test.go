@@ -179,17 +179,26 @@ func TestRefusedRequestsWriteNothing(t *testing.T) {
 }
 
 // TestStaleConnRetried: the server answers one request per conn and then
-// hangs up, either at once (the liveness check sees it) or only after
-// reading the next request (the request fails before any response byte).
-// An idempotent request succeeds without the caller seeing an error.
+// hangs up, either at once or only after reading the next request (the
+// request fails before any response byte). A conn closed while idle is
+// found dead by the liveness check when it was idle long enough to be
+// checked; a conn taken back at once is reused unchecked and fails like
+// the second case. Either way an idempotent request succeeds without the
+// caller seeing an error.
 func TestStaleConnRetried(t *testing.T) {
-	for _, readFirst := range []bool{false, true} {
-		name := "closed while idle"
-		if readFirst {
-			name = "closed after reading the next request"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		readFirst bool
+		peekAfter time.Duration
+	}{
+		{"closed while idle, checked", false, 0},
+		{"closed while idle, reused unchecked", false, time.Hour},
+		{"closed after reading the next request", true, 0},
+	} {
+		readFirst := tt.readFirst
+		t.Run(tt.name, func(t *testing.T) {
 			c := newClient(t, asynchttp.Config{})
+			asynchttp.SetPeekAfterIdle(c, tt.peekAfter)
 			hungUp := make(chan struct{}, 8)
 			srv := testserver.NewScripted(t, func(nc net.Conn) {
 				defer func() {
@@ -218,7 +227,7 @@ func TestStaleConnRetried(t *testing.T) {
 			assert.Equal(t, "once", body)
 			assert.Equal(t, 2, srv.Accepted())
 			st := c.Stats()
-			if readFirst {
+			if readFirst || tt.peekAfter > 0 {
 				assert.Equal(t, uint64(1), st.ClosedBy[asynchttp.CloseError], "failed on the reused conn, then retried")
 			} else {
 				assert.Equal(t, uint64(1), st.ClosedBy[asynchttp.CloseServerClosed], "found dead by the liveness check")

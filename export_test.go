@@ -2,6 +2,8 @@
 
 package asynchttp
 
+import "time"
+
 // CheckInvariants returns "" when the pool's accounting holds, else the
 // first breach found.
 func CheckInvariants(c *Client) string { return c.pool.checkInvariants() }
@@ -19,3 +21,8 @@ func HostCount(c *Client) int {
 	defer c.pool.mu.Unlock()
 	return len(c.pool.hosts)
 }
+
+// SetPeekAfterIdle sets how long a conn must have been idle before the
+// liveness check looks at its socket (0: at every reuse). Call it before
+// the client's first request.
+func SetPeekAfterIdle(c *Client, d time.Duration) { c.pool.lim.peekAfter = d }

@@ -59,8 +59,9 @@ type limits struct {
 	addrTTL              time.Duration
 	addrCooldown         time.Duration
 	maxHeader            int
-	maxBody              int64 // buffered bodies; 0: no cap
-	maxStreamBody        int64 // streamed bodies; 0: no cap
+	maxBody              int64         // buffered bodies; 0: no cap
+	maxStreamBody        int64         // streamed bodies; 0: no cap
+	peekAfter            time.Duration // idle conns are checked before reuse after this long
 }
 
 func (c *Config) limits() limits {
@@ -74,6 +75,7 @@ func (c *Config) limits() limits {
 		maxRequests:    max(c.MaxRequestsPerConn, 0),
 		fifo:           c.IdleOrder == FIFO,
 		headerTimeout:  max(c.ResponseHeaderTimeout, 0),
+		peekAfter:      defaultPeekAfterIdle,
 	}
 	switch {
 	case c.MaxIdleConnsPerHost > 0:

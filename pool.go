@@ -185,7 +185,7 @@ func (p *pool) acquireConn(ctx context.Context, req *Request, fresh bool) (*conn
 				p.dispatchLocked()
 				p.mu.Unlock()
 				p.closeAll(stale)
-				if !c.alive() {
+				if !c.alive(p.lim.peekAfter) {
 					p.mu.Lock()
 					hp.reused-- // counted by takeIdleLocked, but not reused after all
 					p.reused--
