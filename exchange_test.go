@@ -397,7 +397,7 @@ func TestDialFailureFreesTheSlot(t *testing.T) {
 	}
 	st := c.Stats()
 	assert.Zero(t, st.Open)
-	assert.Zero(t, asynchttp.HostCount(c))
+	assert.Zero(t, asynchttp.ActiveHostCount(c))
 }
 
 func TestDialTimeout(t *testing.T) {

@@ -26,3 +26,10 @@ func HostCount(c *Client) int {
 // liveness check looks at its socket (0: at every reuse). Call it before
 // the client's first request.
 func SetPeekAfterIdle(c *Client, d time.Duration) { c.pool.lim.peekAfter = d }
+
+// ActiveHostCount is the number of hosts with a conn or a waiter.
+func ActiveHostCount(c *Client) int {
+	c.pool.mu.Lock()
+	defer c.pool.mu.Unlock()
+	return len(c.pool.hosts) - c.pool.empty.n
+}

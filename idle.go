@@ -162,6 +162,7 @@ func (p *pool) reapOnce(now time.Time) {
 	}
 	p.dispatchLocked()
 	p.pruneAddrsLocked(now)
+	p.pruneHostsLocked(now)
 	p.mu.Unlock()
 	p.closeAll(stale)
 }

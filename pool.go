@@ -46,7 +46,9 @@ func (r CloseReason) String() string {
 }
 
 // hostPool is the state of one host key. It exists while the host has an
-// open connection or a waiter, and is dropped from the map after that.
+// open connection or a waiter, and lingers after that (see
+// dropIfEmptyLocked) so that its counters stay in Stats a while and a
+// host that comes back soon costs no allocation.
 type hostPool struct {
 	key        string // scheme://host:port, and " via proxy" when proxied
 	addr       string // host:port to dial (through the proxy, if any)
@@ -64,6 +66,9 @@ type hostPool struct {
 	direct         []string // the one address to dial when there is nothing to resolve
 	readyIdx       int      // index in pool.ready, -1 when not there
 	readyKey       uint64   // the seq of its oldest waiter when queued in pool.ready
+	lingering      bool     // empty, in pool.empty
+	emptySince     time.Time
+	eprev, enext   *hostPool // pool.empty links
 
 	created, reused, closed uint64
 	reasons                 [numCloseReasons]uint64
@@ -87,6 +92,7 @@ type pool struct {
 	waiters waitList                         // every waiter, in arrival order
 	waitSeq uint64                           // the last waiter's seq
 	ready   hostQueue                        // hosts whose waiters may dial now
+	empty   emptyHosts                       // hosts with no conn and no waiter, oldest first
 	dials   map[*context.CancelFunc]struct{} // dials in flight, stopped by close
 	closed  bool
 
@@ -109,12 +115,14 @@ func (p *pool) hostLocked(req *Request) *hostPool {
 	var skey string
 	if req.proxy == nil {
 		if hp := p.hosts[string(key)]; hp != nil {
+			p.wakeLocked(hp)
 			return hp // no allocation on the direct path
 		}
 		skey = string(key)
 	} else {
 		skey = string(key) + proxyKey(req.proxy)
 		if hp := p.hosts[skey]; hp != nil {
+			p.wakeLocked(hp)
 			return hp
 		}
 	}
@@ -138,11 +146,81 @@ func (p *pool) hostLocked(req *Request) *hostPool {
 	return hp
 }
 
-// dropIfEmptyLocked forgets a host that has no conn and no waiter, so a
+// Hosts with no conn and no waiter linger in the map, so that their
+// counters (close reasons, waits) stay in Stats and a host that comes back
+// soon is found again: at most maxEmptyHosts of them, each for at most
+// IdleTimeout (DefaultIdleTimeout when idle conns never time out). A
 // crawler's map does not grow with every host it ever touched.
+const maxEmptyHosts = 256
+
+// emptyHosts is the list of lingering hosts, least recently emptied first.
+type emptyHosts struct {
+	head, tail *hostPool
+	n          int
+}
+
+// dropIfEmptyLocked lets a host that has no conn and no waiter linger, or
+// forgets it at once when the pool is closed. The oldest lingering host is
+// forgotten when there are too many.
 func (p *pool) dropIfEmptyLocked(hp *hostPool) {
-	if hp.open() == 0 && hp.waiters.n == 0 && p.hosts[hp.key] == hp {
+	if hp.open() != 0 || hp.waiters.n != 0 || hp.lingering || p.hosts[hp.key] != hp {
+		return
+	}
+	if p.closed {
 		delete(p.hosts, hp.key)
+		return
+	}
+	hp.lingering, hp.emptySince = true, time.Now()
+	l := &p.empty
+	hp.eprev, hp.enext = l.tail, nil
+	if l.tail != nil {
+		l.tail.enext = hp
+	} else {
+		l.head = hp
+	}
+	l.tail = hp
+	l.n++
+	if l.n > maxEmptyHosts {
+		p.forgetHostLocked(l.head)
+	}
+}
+
+// wakeLocked takes hp off the lingering list: a caller is about to give it
+// a conn or a waiter, or else calls dropIfEmptyLocked again.
+func (p *pool) wakeLocked(hp *hostPool) {
+	if !hp.lingering {
+		return
+	}
+	l := &p.empty
+	if hp.eprev != nil {
+		hp.eprev.enext = hp.enext
+	} else {
+		l.head = hp.enext
+	}
+	if hp.enext != nil {
+		hp.enext.eprev = hp.eprev
+	} else {
+		l.tail = hp.eprev
+	}
+	hp.eprev, hp.enext, hp.lingering = nil, nil, false
+	l.n--
+}
+
+// forgetHostLocked drops a lingering host from the map.
+func (p *pool) forgetHostLocked(hp *hostPool) {
+	p.wakeLocked(hp)
+	delete(p.hosts, hp.key)
+}
+
+// pruneHostsLocked forgets the hosts that have lingered past their time,
+// or all of them once the pool is closed.
+func (p *pool) pruneHostsLocked(now time.Time) {
+	ttl := p.lim.idleTimeout
+	if ttl <= 0 {
+		ttl = DefaultIdleTimeout
+	}
+	for hp := p.empty.head; hp != nil && (p.closed || now.Sub(hp.emptySince) >= ttl); hp = p.empty.head {
+		p.forgetHostLocked(hp)
 	}
 }
 
@@ -420,7 +498,7 @@ func (p *pool) release(c *conn) (kept bool) {
 func (p *pool) drainHost(key string) bool {
 	p.mu.Lock()
 	hp := p.hosts[key]
-	if hp == nil {
+	if hp == nil || hp.lingering {
 		p.mu.Unlock()
 		return false
 	}
@@ -470,6 +548,7 @@ func (p *pool) close() {
 		w.ch <- grant{err: ErrClientClosed}
 	}
 	stale := p.retireAllLocked(&p.idle, CloseClientClosed)
+	p.pruneHostsLocked(time.Time{})
 	p.mu.Unlock()
 	p.closeAll(stale)
 }

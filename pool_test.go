@@ -285,7 +285,36 @@ func TestIdleTimeoutSeenByServer(t *testing.T) {
 	eventually(t, "closed by idle timeout", func() bool {
 		return c.Stats().ClosedBy[asynchttp.CloseIdleTimeout] == 1
 	})
-	assert.Zero(t, asynchttp.HostCount(c), "an empty host leaves the map")
+	// The empty host lingers for IdleTimeout with its counters, then goes.
+	eventually(t, "the empty host leaves the map", func() bool { return asynchttp.HostCount(c) == 0 })
+}
+
+// TestEmptyHostLingers: a host whose last conn closed stays in Stats with
+// its counters until IdleTimeout, and coming back to it finds it again.
+func TestEmptyHostLingers(t *testing.T) {
+	c := newClient(t, asynchttp.Config{IdleTimeout: time.Hour})
+	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.Write([]byte("bye"))
+	}))
+	ctx := testCtx(t)
+	for range 3 {
+		_, body, err := get(ctx, c, "GET", srv.URL())
+		require.NoError(t, err)
+		require.Equal(t, "bye", body)
+	}
+	st := c.Stats()
+	require.Len(t, st.Hosts, 1)
+	for _, h := range st.Hosts {
+		assert.Zero(t, h.Open)
+		assert.Equal(t, uint64(3), h.Created)
+		assert.Equal(t, uint64(3), h.ClosedBy[asynchttp.CloseNotReusable], "close reasons kept per host")
+	}
+	assert.Equal(t, 1, asynchttp.HostCount(c))
+	assert.Zero(t, asynchttp.ActiveHostCount(c))
+	ok, err := c.DrainHost(srv.URL())
+	require.NoError(t, err)
+	assert.False(t, ok, "an empty host has nothing to drain")
 }
 
 func TestLifetimeRetiresConns(t *testing.T) {
@@ -540,20 +569,26 @@ func TestHostMapStaysBounded(t *testing.T) {
 				if !assert.NoError(t, err) {
 					return
 				}
-				if n := int32(asynchttp.HostCount(c)); n > maxHosts.Load() {
+				if n := int32(asynchttp.ActiveHostCount(c)); n > maxHosts.Load() {
 					maxHosts.Store(n)
+				}
+				if n := asynchttp.HostCount(c); n > 32+8+256 {
+					t.Errorf("%d hosts in the map: empty hosts must not pile up", n)
+					return
 				}
 			}
 		})
 	}
 	wg.Wait()
-	assert.LessOrEqual(t, int(maxHosts.Load()), 32+8, "hosts in the map at any time")
-	assert.LessOrEqual(t, asynchttp.HostCount(c), 32)
+	assert.LessOrEqual(t, int(maxHosts.Load()), 32+8, "hosts with conns or waiters at any time")
+	assert.LessOrEqual(t, asynchttp.ActiveHostCount(c), 32)
+	assert.LessOrEqual(t, asynchttp.HostCount(c), 32+256, "at most 256 empty hosts linger")
 	st := c.Stats()
 	assert.Equal(t, uint64(hosts+1), st.Created, "one conn per host")
 	assert.GreaterOrEqual(t, st.ClosedBy[asynchttp.CloseEvicted], uint64(hosts-32))
 	c.CloseIdleConnections()
-	assert.Zero(t, asynchttp.HostCount(c))
+	assert.Zero(t, asynchttp.ActiveHostCount(c))
+	assert.Equal(t, 256, asynchttp.HostCount(c), "the 256 most recently emptied hosts linger")
 	grown := int64(heap()) - int64(base)
 	t.Logf("heap: base %d B, after 10,000 hosts %+d B", base, grown)
 	assert.Less(t, grown, int64(1<<20), "heap back near its baseline")

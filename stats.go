@@ -13,8 +13,9 @@ type HostStats struct {
 	Waiting int // callers waiting for a connection to this host
 
 	// Counters since the host entered the pool. A host with no connection
-	// and no waiter is dropped, and its counters with it; the totals in
-	// Stats keep counting.
+	// and no waiter stays for IdleTimeout (90 s by default), and for
+	// at most 256 such hosts, the least recently emptied go first; then
+	// it is dropped with its counters. The totals in Stats keep counting.
 	Created uint64 // connections dialed successfully
 	Reused  uint64 // requests sent on a connection that had served before
 	Closed  uint64 // connections closed
@@ -146,8 +147,8 @@ func (p *pool) checkInvariants() string {
 		if p.lim.maxPerHost > 0 && hp.open() > p.lim.maxPerHost {
 			return "host " + key + ": over MaxConnsPerHost"
 		}
-		if hp.open() == 0 && hp.waiters.n == 0 {
-			return "host " + key + ": empty host kept in the map"
+		if (hp.open() == 0 && hp.waiters.n == 0) != hp.lingering {
+			return "host " + key + ": empty host not lingering, or a lingering host in use"
 		}
 		if hp.waiters.n > 0 && hp.readyIdx < 0 {
 			// Out of the dispatch queue: only its own cap may hold it.
@@ -178,6 +179,16 @@ func (p *pool) checkInvariants() string {
 	}
 	if w != p.waiters.n {
 		return "waiter list length differs from its count"
+	}
+	n = 0
+	for hp := p.empty.head; hp != nil; hp = hp.enext {
+		if !hp.lingering || p.hosts[hp.key] != hp {
+			return "lingering list: host not lingering or not in the map"
+		}
+		n++
+	}
+	if n != p.empty.n || n > maxEmptyHosts {
+		return "lingering list length differs from its count, or over its cap"
 	}
 	for i, hp := range p.ready.h {
 		switch {
