@@ -329,6 +329,13 @@ func (p *pool) wait(ctx context.Context, w *waiter) (grant, error) {
 		w.hp = nil
 		waiterPool.Put(w)
 	}()
+	done := ctx.Done()
+	if done == nil && p.lim.acquireTimeout <= 0 {
+		// Nothing but a grant can end the wait: a plain receive is
+		// cheaper than a select (a crawler waits once per request).
+		g := <-w.ch
+		return g, g.err
+	}
 	var timeout <-chan time.Time
 	if p.lim.acquireTimeout > 0 {
 		t := time.NewTimer(p.lim.acquireTimeout)
@@ -339,7 +346,7 @@ func (p *pool) wait(ctx context.Context, w *waiter) (grant, error) {
 	select {
 	case g := <-w.ch:
 		return g, g.err
-	case <-ctx.Done():
+	case <-done:
 		err = ctxErr(ctx, "acquire")
 	case <-timeout:
 		err = &TimeoutError{Op: "acquire", Err: ErrTooManyConns}

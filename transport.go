@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -395,9 +396,10 @@ func toHTTPHeader(h *Header) http.Header {
 	}
 	size := 0
 	h.VisitAll(func(_, v []byte) { size += len(v) })
-	buf := make([]byte, 0, size)
-	h.VisitAll(func(_, v []byte) { buf = append(buf, v...) })
-	all := string(buf)
+	var sb strings.Builder // its String does not copy
+	sb.Grow(size)
+	h.VisitAll(func(_, v []byte) { sb.Write(v) })
+	all := sb.String()
 	vals := make([]string, n)
 	i, off := 0, 0
 	var kb [64]byte
