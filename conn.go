@@ -179,7 +179,7 @@ func (p *pool) dial(ctx context.Context, hp *hostPool, gen uint64) (*conn, error
 	}
 	p.mu.Unlock()
 	if f := p.c.cfg.Events.ConnCreated; f != nil {
-		f(c.info())
+		p.event(func() { f(c.info()) })
 	}
 	if closed {
 		p.closeOne(c)

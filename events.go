@@ -21,7 +21,8 @@ type ConnInfo struct {
 // connections. Nil callbacks are skipped. Callbacks run outside the pool's
 // lock, after its accounting, in the goroutine that caused the event: a
 // slow callback delays that goroutine only. They may be called
-// concurrently.
+// concurrently. A panic in a callback is recovered and counted in
+// Stats.EventPanics; the exchange goes on.
 type Events struct {
 	// ConnCreated: a connection was dialed (and its TLS handshake done).
 	ConnCreated func(ConnInfo)

@@ -116,6 +116,35 @@ func TestSlowEventCallbackDoesNotStallThePool(t *testing.T) {
 	require.NoError(t, <-slow)
 }
 
+// TestPanickingEventCallbacks: a panic in any Events callback is recovered
+// and counted; no request fails and no conn is stranded.
+func TestPanickingEventCallbacks(t *testing.T) {
+	boom := func() { panic("callback bug") }
+	c := newClient(t, asynchttp.Config{MaxRequestsPerConn: 2, MaxConnsPerHost: 1, Events: asynchttp.Events{
+		ConnCreated:  func(asynchttp.ConnInfo) { boom() },
+		ConnAcquired: func(asynchttp.ConnInfo, bool) { boom() },
+		ConnReleased: func(asynchttp.ConnInfo) { boom() },
+		ConnClosed:   func(asynchttp.ConnInfo, asynchttp.CloseReason) { boom() },
+	}})
+	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
+	ctx := testCtx(t)
+	for range 4 {
+		_, _, err := get(ctx, c, "GET", srv.URL())
+		require.NoError(t, err)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, "GET", srv.URL(), nil)
+	require.NoError(t, err)
+	resp, err := c.RoundTrip(hreq)
+	require.NoError(t, err)
+	_, err = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	st := c.Stats()
+	assert.Zero(t, st.InUse, "no conn stranded in use")
+	// 3 conns created, 5 acquired, 5 released, 2 closed by MaxRequestsPerConn.
+	assert.Equal(t, uint64(3+5+5+2), st.EventPanics)
+}
+
 func TestLifetimeJitterSpreadsRetirement(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hold := make(chan struct{})

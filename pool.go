@@ -9,6 +9,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -98,6 +99,7 @@ type pool struct {
 
 	created, reused, nclosed uint64
 	reasons                  [numCloseReasons]uint64
+	eventPanics              atomic.Uint64
 	waits                    uint64
 	waitTime, maxWait        time.Duration
 }
@@ -238,7 +240,7 @@ func (p *pool) acquire(ctx context.Context, req *Request, fresh bool) (*conn, er
 		return nil, err
 	}
 	if f := p.c.cfg.Events.ConnAcquired; f != nil {
-		f(c.info(), c.reused)
+		p.event(func() { f(c.info(), c.reused) })
 	}
 	if trace != nil && trace.GotConn != nil {
 		trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: c.reused, WasIdle: c.wasIdle, IdleTime: c.idleTime})
@@ -565,8 +567,21 @@ func (p *pool) closeOne(c *conn) {
 	c.nc.Close()
 	c.recycleBuffers()
 	if f := p.c.cfg.Events.ConnClosed; f != nil {
-		f(c.info(), c.closedBy)
+		p.event(func() { f(c.info(), c.closedBy) })
 	}
+}
+
+// event runs an Events callback. A panic in it is recovered and counted
+// (Stats.EventPanics): it comes between two steps of an exchange, and
+// letting it unwind the caller would strand a conn in use, its slots
+// never given back.
+func (p *pool) event(f func()) {
+	defer func() {
+		if recover() != nil {
+			p.eventPanics.Add(1)
+		}
+	}()
+	f()
 }
 
 func (p *pool) closeAll(cs []*conn) {

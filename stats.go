@@ -41,6 +41,8 @@ type HostStats struct {
 type Stats struct {
 	HostStats
 	Hosts map[string]HostStats // keyed by "scheme://host:port"
+	// EventPanics counts panics recovered from Config.Events callbacks.
+	EventPanics uint64
 }
 
 // Stats returns a snapshot of the pool. It takes the pool's lock briefly
@@ -95,6 +97,7 @@ func (c *Client) Stats() Stats {
 	s.Created, s.Reused, s.Closed = p.created, p.reused, p.nclosed
 	s.ClosedBy = reasonMap(&p.reasons)
 	s.Waits, s.WaitTime, s.MaxWait = p.waits, p.waitTime, p.maxWait
+	s.EventPanics = p.eventPanics.Load()
 	return s
 }
 
