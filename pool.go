@@ -161,15 +161,11 @@ type emptyHosts struct {
 	n          int
 }
 
-// dropIfEmptyLocked lets a host that has no conn and no waiter linger, or
-// forgets it at once when the pool is closed. The oldest lingering host is
-// forgotten when there are too many.
+// dropIfEmptyLocked lets a host that has no conn and no waiter linger (also
+// after Close: Stats then still tells why each host's conns closed). The
+// oldest lingering host is forgotten when there are too many.
 func (p *pool) dropIfEmptyLocked(hp *hostPool) {
 	if hp.open() != 0 || hp.waiters.n != 0 || hp.lingering || p.hosts[hp.key] != hp {
-		return
-	}
-	if p.closed {
-		delete(p.hosts, hp.key)
 		return
 	}
 	hp.lingering, hp.emptySince = true, time.Now()
@@ -214,14 +210,13 @@ func (p *pool) forgetHostLocked(hp *hostPool) {
 	delete(p.hosts, hp.key)
 }
 
-// pruneHostsLocked forgets the hosts that have lingered past their time,
-// or all of them once the pool is closed.
+// pruneHostsLocked forgets the hosts that have lingered past their time.
 func (p *pool) pruneHostsLocked(now time.Time) {
 	ttl := p.lim.idleTimeout
 	if ttl <= 0 {
 		ttl = DefaultIdleTimeout
 	}
-	for hp := p.empty.head; hp != nil && (p.closed || now.Sub(hp.emptySince) >= ttl); hp = p.empty.head {
+	for hp := p.empty.head; hp != nil && now.Sub(hp.emptySince) >= ttl; hp = p.empty.head {
 		p.forgetHostLocked(hp)
 	}
 }
@@ -550,7 +545,6 @@ func (p *pool) close() {
 		w.ch <- grant{err: ErrClientClosed}
 	}
 	stale := p.retireAllLocked(&p.idle, CloseClientClosed)
-	p.pruneHostsLocked(time.Time{})
 	p.mu.Unlock()
 	p.closeAll(stale)
 }

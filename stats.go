@@ -13,9 +13,10 @@ type HostStats struct {
 	Waiting int // callers waiting for a connection to this host
 
 	// Counters since the host entered the pool. A host with no connection
-	// and no waiter stays for IdleTimeout (90 s by default), and for
-	// at most 256 such hosts, the least recently emptied go first; then
-	// it is dropped with its counters. The totals in Stats keep counting.
+	// and no waiter stays for IdleTimeout (90 s by default; after Close,
+	// for good), up to 256 such hosts, the least recently emptied going
+	// first; then it is dropped with its counters. The totals in Stats
+	// keep counting.
 	Created uint64 // connections dialed successfully
 	Reused  uint64 // requests sent on a connection that had served before
 	Closed  uint64 // connections closed

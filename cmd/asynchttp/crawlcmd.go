@@ -21,7 +21,8 @@ HTML pages (a and area href, and redirects) to the hosts allowed, at most
 handler: a response that is not HTML is abandoned after its head. At the
 end, a per-host table: requests, pages fine (2xx/3xx), connections dialed,
 the most open at once, the share of requests on a reused connection, p50
-and p99 latency, errors by kind; then the pool's close reasons.
+and p99 latency, errors by kind, why the pool closed its connections;
+then the pool's totals.
 
 -json writes one JSON record per page to stdout (the table goes to stderr):
 url, depth, status, content_type, bytes, links, skipped, reused, ms, error,
@@ -108,6 +109,7 @@ func crawlAndReport(ctx context.Context, cf configFlags, opt crawlOptions, out, 
 	o := newObserver()
 	cfg := cf.config()
 	cfg.Dial = o.dial
+	cfg.Events.ConnClosed = o.connClosed
 	c := asynchttp.New(cfg)
 	cr := newCrawler(c, o, opt)
 	status := startStatus(stderr, c, o, cr.statusText)

@@ -28,8 +28,8 @@ closes idle keep-alive connections after 10ms, one that sends
 "Connection: close" on every third response, one that answers 503 and one
 that is down (a port with nothing listening) — and crawls it through one
 Client under a total and a per-host connection cap. On a terminal a status
-line shows the progress; at the end a per-host table and the pool's close
-reasons. No traffic leaves 127.0.0.1.
+line shows the progress; at the end a per-host table (with the pool's close
+reasons per host) and the pool's totals. No traffic leaves 127.0.0.1.
 
 The Config flags default to values that make every close reason show up in
 a few seconds (-max-total-conns 24 -max-conns-per-host 2 -idle-timeout

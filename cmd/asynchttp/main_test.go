@@ -17,7 +17,7 @@ import (
 )
 
 // The table's columns, in order (the demo adds "role" after "host").
-var tableHeader = []string{"host", "reqs", "ok", "conns", "peak", "reuse", "p50", "p99", "errors"}
+var tableHeader = []string{"host", "reqs", "ok", "conns", "peak", "reuse", "p50", "p99", "errors", "closed"}
 
 func TestDemoSmall(t *testing.T) {
 	start := time.Now()
@@ -48,6 +48,8 @@ func TestDemoSmall(t *testing.T) {
 			assert.Equal(t, "0", f[3], "no page from the down host")
 		case role503:
 			assert.Contains(t, strings.Join(f, " "), "http 503×")
+		case roleConnClose:
+			assert.Contains(t, strings.Join(f, " "), "not reusable", "the pool's close reason, per host")
 		default:
 			ok, err := strconv.Atoi(f[3])
 			require.NoError(t, err)

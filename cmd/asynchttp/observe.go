@@ -1,13 +1,15 @@
 // The observer: what the tool records on its own, per host, because the
-// pool's per-host counters vanish with the host's last connection.
+// pool keeps a host's counters only a while after its last connection.
 
 package main
 
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -46,6 +48,7 @@ type hostRecord struct {
 	bytes     int64
 	latencies []time.Duration // of the requests that got a response
 	errs      map[string]int  // error kind → count
+	closedBy  map[asynchttp.CloseReason]uint64
 }
 
 func newObserver() *observer {
@@ -55,7 +58,7 @@ func newObserver() *observer {
 func (o *observer) hostLocked(key string) *hostRecord {
 	h := o.hosts[key]
 	if h == nil {
-		h = &hostRecord{errs: make(map[string]int)}
+		h = &hostRecord{errs: make(map[string]int), closedBy: make(map[asynchttp.CloseReason]uint64)}
 		o.hosts[key] = h
 	}
 	return h
@@ -110,6 +113,18 @@ func (o *observer) end(t *reqTrace, out outcome) (time.Duration, bool) {
 		h.errs[k]++
 	}
 	return lat, reused
+}
+
+// connClosed is Config.Events.ConnClosed: the pool's reason for each
+// connection it closed, per host.
+func (o *observer) connClosed(info asynchttp.ConnInfo, why asynchttp.CloseReason) {
+	key := info.Host
+	if i := strings.Index(key, "://"); i >= 0 {
+		key = key[i+3:]
+	}
+	o.mu.Lock()
+	o.hostLocked(key).closedBy[why]++
+	o.mu.Unlock()
 }
 
 // dial is Config.Dial: a net.Dialer whose connections are counted. The
@@ -185,6 +200,7 @@ type hostSummary struct {
 	bytes               int64
 	p50, p99            time.Duration
 	errs                map[string]int
+	closedBy            map[asynchttp.CloseReason]uint64
 }
 
 // summaries returns a copy of the per-host records, sorted by key.
@@ -199,7 +215,7 @@ func (o *observer) summaries() []hostSummary {
 			key: key, requests: h.requests, responses: h.responses,
 			ok: h.ok, reused: h.reused, dials: h.dials, closed: h.closed, peak: h.peakOpen,
 			bytes: h.bytes, p50: percentile(lat, 50), p99: percentile(lat, 99),
-			errs: cloneMap(h.errs),
+			errs: cloneMap(h.errs), closedBy: maps.Clone(h.closedBy),
 		})
 	}
 	slices.SortFunc(out, func(a, b hostSummary) int { return compareHostPort(a.key, b.key) })
@@ -223,7 +239,11 @@ func (o *observer) totals() hostSummary {
 	var t hostSummary
 	t.key = "total"
 	t.errs = make(map[string]int)
+	t.closedBy = make(map[asynchttp.CloseReason]uint64)
 	for _, h := range o.summaries() {
+		for r, n := range h.closedBy {
+			t.closedBy[r] += n
+		}
 		t.requests += h.requests
 		t.responses += h.responses
 		t.ok += h.ok

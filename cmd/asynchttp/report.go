@@ -81,7 +81,8 @@ func rate(n int, d time.Duration) float64 {
 }
 
 // printHostTable writes the per-host table: requests, responses that were
-// fine, connections dialed, reuse, latency percentiles, errors by kind.
+// fine, connections dialed, reuse, latency percentiles, errors by kind,
+// and why the pool closed the host's connections, most frequent first.
 // label, when not nil, adds a column (the demo's host roles).
 func printHostTable(w io.Writer, o *observer, label func(key string) string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -89,15 +90,15 @@ func printHostTable(w io.Writer, o *observer, label func(key string) string) {
 	if label != nil {
 		head += "role\t"
 	}
-	fmt.Fprintln(tw, head+"reqs\tok\tconns\tpeak\treuse\tp50\tp99\terrors")
+	fmt.Fprintln(tw, head+"reqs\tok\tconns\tpeak\treuse\tp50\tp99\terrors\tclosed")
 	row := func(h hostSummary, role string) {
 		s := h.key + "\t"
 		if label != nil {
 			s += role + "\t"
 		}
-		s += fmt.Sprintf("%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s",
+		s += fmt.Sprintf("%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s",
 			h.requests, h.ok, h.dials, h.peak, pct(h.reused, h.responses),
-			fmtDur(h.p50), fmtDur(h.p99), fmtErrs(h.errs))
+			fmtDur(h.p50), fmtDur(h.p99), fmtErrs(h.errs), fmtReasons(h.closedBy))
 		fmt.Fprintln(tw, s)
 	}
 	for _, h := range o.summaries() {
