@@ -191,6 +191,7 @@ func (p *pool) mayWaitLocked(hp *hostPool) error {
 var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan grant, 1)} }}
 
 func (p *pool) enqueueLocked(hp *hostPool, fresh bool) *waiter {
+	p.wakeLocked(hp) // emptied since it was looked up (see reserveLocked)
 	w := waiterPool.Get().(*waiter)
 	p.waitSeq++
 	w.hp, w.seq, w.queued, w.fresh = hp, p.waitSeq, true, fresh

@@ -204,10 +204,13 @@ func (p *pool) wakeLocked(hp *hostPool) {
 	l.n--
 }
 
-// forgetHostLocked drops a lingering host from the map.
+// forgetHostLocked drops a lingering host from the map; one that is in use
+// after all (which wakeLocked should have seen) only leaves the list.
 func (p *pool) forgetHostLocked(hp *hostPool) {
 	p.wakeLocked(hp)
-	delete(p.hosts, hp.key)
+	if hp.open() == 0 && hp.waiters.n == 0 {
+		delete(p.hosts, hp.key)
+	}
 }
 
 // pruneHostsLocked forgets the hosts that have lingered past their time.
@@ -396,7 +399,9 @@ func (p *pool) roomLocked(hp *hostPool, fresh bool) (bool, *conn) {
 // a DrainHost from now until the dial ends retires the conn too.
 func (p *pool) reserveLocked(hp *hostPool, victim *conn) (drainGen uint64) {
 	// Count the dial first: retiring the victim must not drop hp from the
-	// map when the victim was its last conn.
+	// map when the victim was its last conn. hp may have become empty, and
+	// so lingering, since it was looked up (an expired idle conn retired).
+	p.wakeLocked(hp)
 	hp.dialing++
 	p.total++
 	if victim != nil {

@@ -18,13 +18,13 @@ import (
 // TestPoolStressDispatch drives the pool alone (net.Pipe conns, no
 // traffic) from many goroutines over many hosts under both caps: callers
 // that give up early, retries that want a new conn, conns closed instead of
-// released, DrainHost. The accounting and the dispatch queue are checked
+// released, DrainHost, idle conns expiring under the callers. The accounting and the dispatch queue are checked
 // all along; a lost wake-up shows as a caller that never returns.
 func TestPoolStressDispatch(t *testing.T) {
 	const hosts, callers, rounds = 24, 96, 300
 	var mu sync.Mutex
 	var ends []net.Conn
-	c := New(Config{MaxConnsPerHost: 2, MaxTotalConns: 16, MaxIdleConnsPerHost: 1,
+	c := New(Config{MaxConnsPerHost: 2, MaxTotalConns: 16, MaxIdleConnsPerHost: 1, IdleTimeout: 500 * time.Microsecond,
 		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			a, z := net.Pipe()
 			mu.Lock()

@@ -118,7 +118,7 @@ func (o *observer) end(t *reqTrace, out outcome) (time.Duration, bool) {
 // connClosed is Config.Events.ConnClosed: the pool's reason for each
 // connection it closed, per host.
 func (o *observer) connClosed(info asynchttp.ConnInfo, why asynchttp.CloseReason) {
-	key := info.Host
+	key, _, _ := strings.Cut(info.Host, " via ") // a proxied host's key names its proxy too
 	if i := strings.Index(key, "://"); i >= 0 {
 		key = key[i+3:]
 	}
