@@ -5,7 +5,6 @@ package asynchttp
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -186,13 +185,14 @@ func (p *pool) mayWaitLocked(hp *hostPool) error {
 	return nil
 }
 
-// waiterPool recycles waiters: a waiter goes back only once its channel is
-// empty and no queue holds it (see wait).
-var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan grant, 1)} }}
+// newWaiter is pool.spare's New. Each Client recycles its own waiters: a
+// waiter's channel must not pass between clients, for a client made
+// inside a testing/synctest bubble may use channels of that bubble only.
+func newWaiter() any { return &waiter{ch: make(chan grant, 1)} }
 
 func (p *pool) enqueueLocked(hp *hostPool, fresh bool) *waiter {
 	p.wakeLocked(hp) // emptied since it was looked up (see reserveLocked)
-	w := waiterPool.Get().(*waiter)
+	w := p.spare.Get().(*waiter)
 	p.waitSeq++
 	w.hp, w.seq, w.queued, w.fresh = hp, p.waitSeq, true, fresh
 	hp.waiters.pushBack(w, &w.h, hostWait)
@@ -328,7 +328,7 @@ func (p *pool) wait(ctx context.Context, w *waiter) (grant, error) {
 	// is in no queue: nobody can reach w any more.
 	defer func() {
 		w.hp = nil
-		waiterPool.Put(w)
+		p.spare.Put(w) // its channel is empty, no queue holds it
 	}()
 	done := ctx.Done()
 	if done == nil && p.lim.acquireTimeout <= 0 {

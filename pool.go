@@ -93,6 +93,7 @@ type pool struct {
 	waiters waitList                         // every waiter, in arrival order
 	waitSeq uint64                           // the last waiter's seq
 	ready   hostQueue                        // hosts whose waiters may dial now
+	spare   sync.Pool                        // recycled *waiter (see newWaiter)
 	empty   emptyHosts                       // hosts with no conn and no waiter, oldest first
 	dials   map[*context.CancelFunc]struct{} // dials in flight, stopped by close
 	closed  bool
@@ -108,6 +109,7 @@ func (p *pool) init(c *Client) {
 	p.c = c
 	p.lim = c.cfg.limits()
 	p.hosts = make(map[string]*hostPool)
+	p.spare.New = newWaiter
 	p.addrs = make(map[string]*addrSet)
 }
 

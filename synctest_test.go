@@ -118,3 +118,52 @@ func TestSynctestAcquireTimeout(t *testing.T) {
 		assert.Empty(t, asynchttp.CheckInvariants(c))
 	})
 }
+
+// queueOne makes a caller wait for the one conn of c (MaxConnsPerHost 1):
+// /hold keeps it until hold closes, then a second GET, queued meanwhile,
+// gets it. wait says when the second caller is queued.
+func queueOne(t *testing.T, c *asynchttp.Client, hold chan struct{}, wait func()) {
+	const url = "http://10.255.0.1:80"
+	held, queued := make(chan error, 1), make(chan error, 1)
+	go func() { _, _, err := get(t.Context(), c, "GET", url+"/hold"); held <- err }()
+	wait()
+	go func() { _, _, err := get(t.Context(), c, "GET", url+"/"); queued <- err }()
+	wait()
+	close(hold)
+	require.NoError(t, <-held)
+	require.NoError(t, <-queued)
+}
+
+// TestWaitersStayWithTheirClient: a caller that waits for a conn uses a
+// recycled waiter and its channel. Waiters recycled across clients would
+// carry channels across testing/synctest bubbles: a wait in a bubble on a
+// channel made outside is not durably blocking (synctest.Wait never
+// returns), and one made in a bubble and used outside panics.
+func TestWaitersStayWithTheirClient(t *testing.T) {
+	outside := func() {
+		srv := &pipeServer{}
+		hold := make(chan struct{})
+		srv.serve = serveOK(hold)
+		c := asynchttp.New(asynchttp.Config{Dial: srv.dial, MaxConnsPerHost: 1})
+		defer c.Close()
+		calls := 0
+		queueOne(t, c, hold, func() {
+			calls++
+			eventually(t, "the first caller in flight, then the second queued", func() bool {
+				st := c.Stats()
+				return st.InUse == 1 && st.Waiting == calls-1
+			})
+		})
+	}
+	outside()
+	synctest.Test(t, func(t *testing.T) {
+		srv := &pipeServer{}
+		hold := make(chan struct{})
+		srv.serve = serveOK(hold)
+		c := asynchttp.New(asynchttp.Config{Dial: srv.dial, MaxConnsPerHost: 1})
+		defer c.Close()
+		queueOne(t, c, hold, synctest.Wait)
+		assert.Equal(t, uint64(1), c.Stats().Waits)
+	})
+	outside()
+}
