@@ -155,8 +155,28 @@ var noDeadline time.Time
 // dial opens a conn to hp in slots already reserved by the caller; on
 // failure the slots are given back.
 func (p *pool) dial(ctx context.Context, hp *hostPool, gen uint64) (*conn, error) {
+	// The caller's code runs in here (Config.Dial, Proxy, TLS callbacks,
+	// Bootstrap). Should it panic, the slots, or the new conn, are given
+	// back before the panic goes on: a caller that recovers (an HTTP
+	// server does, per request) must not leave the pool a conn short.
+	reserved := true
+	var held *conn
+	defer func() {
+		if !reserved && held == nil {
+			return
+		}
+		if r := recover(); r != nil {
+			if held != nil {
+				p.closeConn(held, CloseError)
+			} else {
+				p.unreserve(hp)
+			}
+			panic(r)
+		}
+	}()
 	nc, err := p.dialConn(ctx, hp)
 	if err != nil {
+		reserved = false
 		p.unreserve(hp)
 		if p.isClosed() && ctx.Err() == nil {
 			return nil, ErrClientClosed
@@ -165,6 +185,7 @@ func (p *pool) dial(ctx context.Context, hp *hostPool, gen uint64) (*conn, error
 	}
 	c := newConn(nc, hp, &p.lim)
 	p.mu.Lock()
+	reserved = false
 	hp.dialing--
 	hp.inUse++
 	hp.created++
@@ -193,8 +214,10 @@ func (p *pool) dial(ctx context.Context, hp *hostPool, gen uint64) (*conn, error
 			p.closeConn(c, CloseClientClosed)
 			return nil, ErrClientClosed
 		}
+		defer p.untrackDial(&cancel)
+		held = c
 		err := boot(bctx, nc)
-		p.untrackDial(&cancel)
+		held = nil
 		if err != nil {
 			p.closeConn(c, CloseError)
 			switch {
@@ -233,7 +256,14 @@ func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
 		return nil, ErrClientClosed
 	}
 	defer p.untrackDial(&cancel)
+	shaken := false
+	defer func() {
+		if !shaken {
+			nc.Close() // a TLS callback (Config.TLSConfig) panicked
+		}
+	}()
 	tc, err := p.handshake(hctx, nc, hp.serverName)
+	shaken = true
 	if err != nil {
 		return nil, dialErr(ctx, hctx, "tls handshake", hp.addr, err)
 	}

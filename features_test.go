@@ -6,6 +6,7 @@ package asynchttp_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -583,4 +584,74 @@ func TestDrainHostCatchesDials(t *testing.T) {
 	st := c.Stats()
 	assert.Zero(t, st.Open)
 	assert.Equal(t, uint64(1), st.ClosedBy[asynchttp.CloseDrained])
+}
+
+// TestPanickingHooksGiveBackTheirConn: the caller's code that runs while
+// the pool holds a slot or a conn for it (Config.Dial, Bootstrap, httptrace
+// hooks) may panic; a caller that recovers (an HTTP server does) finds the
+// pool whole: nothing in use, and with MaxConnsPerHost 1 the next request
+// goes through.
+func TestPanickingHooksGiveBackTheirConn(t *testing.T) {
+	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		okHandler(w, r)
+	}))
+	var armed atomic.Bool
+	boom := func() {
+		if armed.CompareAndSwap(true, false) {
+			panic("hook bug")
+		}
+	}
+	var d net.Dialer
+	for _, tt := range []struct {
+		name  string
+		cfg   func(*asynchttp.Config)
+		trace *httptrace.ClientTrace
+		post  bool
+	}{
+		{name: "Dial", cfg: func(c *asynchttp.Config) {
+			c.Dial = func(ctx context.Context, n, a string) (net.Conn, error) { boom(); return d.DialContext(ctx, n, a) }
+		}},
+		{name: "Bootstrap", cfg: func(c *asynchttp.Config) {
+			c.Bootstrap = func(context.Context, net.Conn) error { boom(); return nil }
+		}},
+		{name: "GotConn", trace: &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { boom() }}},
+		{name: "WroteHeaders", trace: &httptrace.ClientTrace{WroteHeaders: boom}},
+		{name: "GotFirstResponseByte, body still streaming", post: true,
+			trace: &httptrace.ClientTrace{GotFirstResponseByte: boom}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := asynchttp.Config{MaxConnsPerHost: 1}
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			c := newClient(t, cfg)
+			ctx := testCtx(t)
+			if tt.trace != nil {
+				ctx = httptrace.WithClientTrace(ctx, tt.trace)
+			}
+			do := func() (err error, panicked any) {
+				defer func() { panicked = recover() }()
+				req := asynchttp.AcquireRequest()
+				resp := asynchttp.AcquireResponse()
+				defer asynchttp.ReleaseRequest(req)
+				defer asynchttp.ReleaseResponse(resp)
+				req.SetRequestURI(srv.URL())
+				if tt.post {
+					req.SetMethod("POST")
+					req.SetBody(bytes.Repeat([]byte("x"), 1<<20)) // sent by a goroutine
+				}
+				return c.Do(ctx, req, resp), nil
+			}
+			armed.Store(true)
+			_, panicked := do()
+			require.Equal(t, "hook bug", panicked)
+			st := c.Stats()
+			assert.Zero(t, st.InUse, "nothing stranded in use")
+			assert.Zero(t, st.Dialing)
+			err, panicked := do()
+			require.Nil(t, panicked)
+			require.NoError(t, err, "the next request gets the host's one slot")
+		})
+	}
 }

@@ -243,9 +243,21 @@ func (p *pool) acquire(ctx context.Context, req *Request, fresh bool) (*conn, er
 		p.event(func() { f(c.info(), c.reused) })
 	}
 	if trace != nil && trace.GotConn != nil {
-		trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: c.reused, WasIdle: c.wasIdle, IdleTime: c.idleTime})
+		p.gotConn(trace, c)
 	}
 	return c, nil
+}
+
+// gotConn reports c to trace.GotConn. Should the hook panic, c is closed
+// before the panic goes on, not stranded in use.
+func (p *pool) gotConn(trace *httptrace.ClientTrace, c *conn) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.closeConn(c, CloseError)
+			panic(r)
+		}
+	}()
+	trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: c.reused, WasIdle: c.wasIdle, IdleTime: c.idleTime})
 }
 
 func (p *pool) acquireConn(ctx context.Context, req *Request, fresh bool) (*conn, error) {
@@ -438,6 +450,25 @@ func (p *pool) forgetLocked(c *conn, why CloseReason) {
 	c.closedBy = why
 	p.mayDialLocked(hp)
 	p.dropIfEmptyLocked(hp)
+}
+
+// discardConn closes a conn whose exchange was cut short by a panic in
+// the caller's code, unless it is closed already. Its buffers are not
+// recycled: a body sender may still hold them until the closed socket
+// stops it.
+func (p *pool) discardConn(c *conn) {
+	p.mu.Lock()
+	if c.state == stateClosed {
+		p.mu.Unlock()
+		return
+	}
+	p.forgetLocked(c, CloseError)
+	p.dispatchLocked()
+	p.mu.Unlock()
+	c.nc.Close()
+	if f := p.c.cfg.Events.ConnClosed; f != nil {
+		p.event(func() { f(c.info(), c.closedBy) })
+	}
 }
 
 // closeConn closes an in-use conn and gives its slots to waiters.

@@ -50,6 +50,17 @@ func (r *Request) sendMode() sendMode {
 // resp. On error cn has been closed.
 func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, resp *Response) (exchange, error) {
 	ex := exchange{cn: cn, retire: c.pool.lastRequest(cn)}
+	defer func() {
+		if r := recover(); r != nil {
+			// An httptrace hook panicked mid-exchange: the conn is in an
+			// unknown state, and a body sender may still be using it.
+			if ex.stop != nil {
+				ex.stop()
+			}
+			c.pool.discardConn(cn)
+			panic(r)
+		}
+	}()
 	dl, hasDL := ctx.Deadline()
 	cn.setDeadline(ctx, dl) // the zero time clears a previous caller's deadline
 	if ctx.Done() != nil {
