@@ -10,24 +10,40 @@ import (
 	"testing"
 )
 
+// pipeDials is a Config.Dial over net.Pipe conns whose far ends nobody
+// serves: for the pool alone, with no traffic. close closes the far ends.
+type pipeDials struct {
+	mu   sync.Mutex
+	ends []net.Conn
+}
+
+func (d *pipeDials) dial(context.Context, string, string) (net.Conn, error) {
+	a, z := net.Pipe()
+	d.mu.Lock()
+	d.ends = append(d.ends, z)
+	d.mu.Unlock()
+	return a, nil
+}
+
+func (d *pipeDials) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, z := range d.ends {
+		z.Close()
+	}
+}
+
 // BenchmarkPoolAcquireRelease measures the pool alone under contention:
 // every goroutine takes an idle conn and gives it back, over net.Pipe conns
 // that carry no traffic.
 func BenchmarkPoolAcquireRelease(b *testing.B) {
 	for _, conns := range []int{1, 64} {
 		b.Run(map[int]string{1: "1-conn", 64: "64-conns"}[conns], func(b *testing.B) {
-			var ends []net.Conn
-			c := New(Config{MaxConnsPerHost: conns, MaxIdleConnsPerHost: conns,
-				Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-					a, z := net.Pipe()
-					ends = append(ends, z)
-					return a, nil
-				}})
+			var pipes pipeDials
+			c := New(Config{MaxConnsPerHost: conns, MaxIdleConnsPerHost: conns, Dial: pipes.dial})
 			defer func() {
 				c.Close()
-				for _, z := range ends {
-					z.Close()
-				}
+				pipes.close()
 			}()
 			if n, err := c.Prewarm(context.Background(), "http://10.255.0.1/", conns); err != nil || n != conns {
 				b.Fatal(n, err)
@@ -61,21 +77,11 @@ func BenchmarkPoolAcquireRelease(b *testing.B) {
 // proportion to the callers waiting for other hosts.
 func BenchmarkPoolManyWaiters(b *testing.B) {
 	const hosts, perHost = 512, 4
-	var mu sync.Mutex
-	var ends []net.Conn
-	c := New(Config{MaxConnsPerHost: 1, MaxTotalConns: hosts,
-		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			a, z := net.Pipe()
-			mu.Lock()
-			ends = append(ends, z)
-			mu.Unlock()
-			return a, nil
-		}})
+	var pipes pipeDials
+	c := New(Config{MaxConnsPerHost: 1, MaxTotalConns: hosts, Dial: pipes.dial})
 	defer func() {
 		c.Close()
-		for _, z := range ends {
-			z.Close()
-		}
+		pipes.close()
 	}()
 	ctx := context.Background()
 	reqs := make([]*Request, hosts)

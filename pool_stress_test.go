@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,23 +21,12 @@ import (
 // all along; a lost wake-up shows as a caller that never returns.
 func TestPoolStressDispatch(t *testing.T) {
 	const hosts, callers, rounds = 24, 96, 300
-	var mu sync.Mutex
-	var ends []net.Conn
+	var pipes pipeDials
 	c := New(Config{MaxConnsPerHost: 2, MaxTotalConns: 16, MaxIdleConnsPerHost: 1, IdleTimeout: 500 * time.Microsecond,
-		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			a, z := net.Pipe()
-			mu.Lock()
-			ends = append(ends, z)
-			mu.Unlock()
-			return a, nil
-		}})
+		Dial: pipes.dial})
 	defer func() {
 		c.Close()
-		mu.Lock()
-		for _, z := range ends {
-			z.Close()
-		}
-		mu.Unlock()
+		pipes.close()
 	}()
 	reqs := make([]*Request, hosts)
 	for i := range reqs {
