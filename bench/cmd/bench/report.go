@@ -275,7 +275,7 @@ func markdown(cfg runConfig, args []string, t table) string {
 			}
 		}
 		if sc.Crawl {
-			w("\nServer-side counts see a client's close only when its FIN is read, which may come after the next connection is accepted, so they can run a little over a cap that the client kept; the client-side count (a dial hook that counts from dial to Close) is exact for the client's own bookkeeping.\n")
+			w("\nServer-side counts drop a connection at its first read error or close, and, when an accept would set a new maximum, after a sweep of the open connections for a client's FIN already on the socket (the server reads a FIN only when that connection's goroutine next runs, possibly after the next accept). The client-side count (a dial hook that counts from dial to Close) is the client's own bookkeeping.\n")
 			w("\nCaps each client was given (crawl: %d workers; each takes a visit of %d GETs; %d consecutive visits go to the same host, so %d workers want one host at once and hosts rotate over all %d):\n\n",
 				sc.Conc, crawlVisit, crawlSame, crawlSame, crawlHosts)
 			for _, cl := range cfg.Clients {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/valyala/fasthttp"
 )
@@ -76,9 +77,8 @@ type counter struct {
 	max      atomic.Int64
 }
 
-func (c *counter) inc() {
-	c.accepted.Add(1)
-	n := c.open.Add(1)
+// raiseMax makes n the maximum if it is above it.
+func (c *counter) raiseMax(n int64) {
 	for {
 		m := c.max.Load()
 		if n <= m || c.max.CompareAndSwap(m, n) {
@@ -101,6 +101,7 @@ type Server struct {
 	ctl   net.Listener
 	per   []counter
 	total counter
+	reg   registry
 	srv   *fasthttp.Server
 	cs    *fasthttp.Server
 	wg    sync.WaitGroup
@@ -129,7 +130,7 @@ func Start(n int) (*Server, error) {
 	s.srv = &fasthttp.Server{Handler: handle, Name: "fasthttp"}
 	s.cs = &fasthttp.Server{Handler: s.control}
 	for i, ln := range s.lns {
-		cl := &countListener{Listener: ln, port: &s.per[i], total: &s.total}
+		cl := &countListener{Listener: ln, port: &s.per[i], total: &s.total, reg: &s.reg}
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); _ = s.srv.Serve(cl) }()
 	}
@@ -171,6 +172,7 @@ func (s *Server) Snapshot() Stats {
 
 // Reset zeroes the accept counts and sets each maximum to what is open now.
 func (s *Server) Reset() {
+	s.reg.sweep(nil)
 	for i := range s.per {
 		s.per[i].reset()
 	}
@@ -210,33 +212,119 @@ func handle(ctx *fasthttp.RequestCtx) {
 }
 
 // countListener counts accepted connections and their closes. A connection
-// counts as closed from the first of: a read error (the peer closed it) or
-// Close, so a client's close is seen as early as the server can see it.
+// counts as closed from the first of: a read error (the peer closed it),
+// Close, or a sweep that finds the peer's FIN waiting on the socket.
 type countListener struct {
 	net.Listener
 	port, total *counter
+	reg         *registry
 }
 
+// Accept counts a new connection. When it would set a new maximum (for its
+// port, or in total), the open connections are first swept for peers that
+// have closed: the server reads a client's FIN only when that
+// connection's goroutine next runs, which may come after this accept, so
+// without the sweep a client that closes one connection and dials the
+// next would be counted one over its cap.
 func (l *countListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	l.port.inc()
-	l.total.inc()
-	return &countConn{Conn: c, l: l}, nil
+	cc := &countConn{Conn: c, l: l, idx: -1}
+	l.reg.add(cc)
+	l.port.accepted.Add(1)
+	l.total.accepted.Add(1)
+	np, nt := l.port.open.Add(1), l.total.open.Add(1)
+	if np > l.port.max.Load() {
+		l.reg.sweep(l.port)
+		np = l.port.open.Load()
+	}
+	if nt > l.total.max.Load() {
+		l.reg.sweep(nil)
+		nt = l.total.open.Load()
+	}
+	l.port.raiseMax(np)
+	l.total.raiseMax(nt)
+	return cc, nil
 }
 
 type countConn struct {
 	net.Conn
 	l    *countListener
 	done atomic.Bool
+	idx  int // in the registry; -1 when not there (guarded by registry.mu)
 }
 
 func (c *countConn) release() {
 	if c.done.CompareAndSwap(false, true) {
+		c.l.reg.remove(c)
 		c.l.port.open.Add(-1)
 		c.l.total.open.Add(-1)
+	}
+}
+
+// peerClosed reports whether the peer's FIN (or a reset) waits on the
+// socket: a non-blocking MSG_PEEK that finds end of file or an error.
+func (c *countConn) peerClosed() bool {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	var b [1]byte
+	rc.Control(func(fd uintptr) {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = (err == nil && n == 0) || (err != nil && err != syscall.EAGAIN && err != syscall.EWOULDBLOCK)
+	})
+	return closed
+}
+
+// registry holds the open counted connections, for sweeps.
+type registry struct {
+	mu    sync.Mutex
+	conns []*countConn
+}
+
+func (r *registry) add(c *countConn) {
+	r.mu.Lock()
+	c.idx = len(r.conns)
+	r.conns = append(r.conns, c)
+	r.mu.Unlock()
+}
+
+func (r *registry) remove(c *countConn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := c.idx
+	if i < 0 {
+		return
+	}
+	last := len(r.conns) - 1
+	r.conns[i] = r.conns[last]
+	r.conns[i].idx = i
+	r.conns[last] = nil
+	r.conns = r.conns[:last]
+	c.idx = -1
+}
+
+// sweep releases the connections (of one port's counter, or all when port
+// is nil) whose peer has closed.
+func (r *registry) sweep(port *counter) {
+	r.mu.Lock()
+	var gone []*countConn
+	for _, c := range r.conns {
+		if (port == nil || c.l.port == port) && c.peerClosed() {
+			gone = append(gone, c)
+		}
+	}
+	r.mu.Unlock()
+	for _, c := range gone {
+		c.release()
 	}
 }
 
