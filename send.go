@@ -50,14 +50,18 @@ func (r *Request) sendMode() sendMode {
 // resp. On error cn has been closed.
 func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, resp *Response) (exchange, error) {
 	ex := exchange{cn: cn, retire: c.pool.lastRequest(cn)}
+	var sender *bodySender // sending the request body, once started
 	defer func() {
 		if r := recover(); r != nil {
 			// An httptrace hook panicked mid-exchange: the conn is in an
-			// unknown state, and a body sender may still be using it.
+			// unknown state. A body sender still at work stops once the
+			// conn is closed, and is waited for: the caller may release
+			// req as soon as the panic reaches it.
 			if ex.stop != nil {
 				ex.stop()
 			}
 			c.pool.discardConn(cn)
+			sender.finish()
 			panic(r)
 		}
 	}()
@@ -93,7 +97,6 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 	}
 
 	rht := c.pool.lim.headerTimeout
-	var sender *bodySender
 	bodySent, gotByte := true, false
 	switch mode {
 	case sendInline:
@@ -103,7 +106,7 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 	case sendConcurrent:
 		sender = startBodySender(ctx, cn, req, rht, dl, hasDL, trace)
 	case sendOnContinue:
-		ex.framing, sender, gotByte, err = c.readHeadOnContinue(ctx, cn, req, resp, trace)
+		ex.framing, gotByte, err = c.readHeadOnContinue(ctx, cn, req, resp, trace, &sender)
 		bodySent = sender != nil
 	}
 	if mode != sendOnContinue {
@@ -232,20 +235,21 @@ func headerDeadline(rht time.Duration, dl time.Time, hasDL bool) time.Time {
 // request whose head is sent: the body starts going out (from a
 // bodySender, as in sendConcurrent) when 100 Continue arrives, or when
 // ExpectContinueTimeout passes without a byte from the server, and not at
-// all when a final response comes first (sender is then nil).
-func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request, resp *Response, trace *httptrace.ClientTrace) (f bodyFraming, sender *bodySender, gotByte bool, err error) {
+// all when a final response comes first. The sender, once started, is in
+// *sp (nil when the body never went out), also when this returns an error.
+func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request, resp *Response, trace *httptrace.ClientTrace, sp **bodySender) (f bodyFraming, gotByte bool, err error) {
 	if trace != nil && trace.Wait100Continue != nil {
 		trace.Wait100Continue()
 	}
 	dl, hasDL := ctx.Deadline()
 	rht := c.pool.lim.headerTimeout
-	start := func() { sender = startBodySender(ctx, cn, req, rht, dl, hasDL, trace) }
+	start := func() { *sp = startBodySender(ctx, cn, req, rht, dl, hasDL, trace) }
 	if ect := c.pool.lim.expectTimeout; ect > 0 {
 		cn.setReadDeadline(ctx, headerDeadline(ect, dl, hasDL))
 		_, perr := cn.br.Peek(1)
 		timedOut := perr != nil && isTimeout(perr) && ctx.Err() == nil && (!hasDL || time.Now().Before(dl))
 		if perr != nil && !timedOut {
-			return f, nil, false, perr
+			return f, false, perr
 		}
 		// While the body goes out, only the caller's deadline bounds the
 		// read; the sender starts ResponseHeaderTimeout when it is done.
@@ -258,7 +262,7 @@ func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request,
 		start()
 	}
 	if _, err = cn.br.Peek(1); err != nil {
-		return f, sender, false, err
+		return f, false, err
 	}
 	if trace != nil && trace.GotFirstResponseByte != nil {
 		trace.GotFirstResponseByte()
@@ -270,12 +274,12 @@ func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request,
 				return err
 			}
 		}
-		if code == 100 && sender == nil {
+		if code == 100 && *sp == nil {
 			start()
 		}
 		return nil
 	})
-	return f, sender, true, err
+	return f, true, err
 }
 
 // traceWrote reports a written request head (and, when the body went
