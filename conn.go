@@ -256,14 +256,7 @@ func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
 		return nil, ErrClientClosed
 	}
 	defer p.untrackDial(&cancel)
-	shaken := false
-	defer func() {
-		if !shaken {
-			nc.Close() // a TLS callback (Config.TLSConfig) panicked
-		}
-	}()
 	tc, err := p.handshake(hctx, nc, hp.serverName)
-	shaken = true
 	if err != nil {
 		return nil, dialErr(ctx, hctx, "tls handshake", hp.addr, err)
 	}
@@ -321,8 +314,8 @@ func (p *pool) dialTCP(ctx context.Context, hp *hostPool) (net.Conn, error) {
 }
 
 // handshake runs a TLS client handshake over nc for serverName (ALPN
-// http/1.1 only), bounded by TLSHandshakeTimeout and ctx. On failure nc is
-// closed.
+// http/1.1 only), bounded by TLSHandshakeTimeout and ctx. On failure, or a
+// panic in a callback, nc is closed.
 func (p *pool) handshake(ctx context.Context, nc net.Conn, serverName string) (*tls.Conn, error) {
 	trace := httptrace.ContextClientTrace(ctx)
 	cfg := p.c.cfg.TLSConfig.Clone()
@@ -340,6 +333,14 @@ func (p *pool) handshake(ctx context.Context, nc net.Conn, serverName string) (*
 		hctx, cancel = context.WithTimeout(ctx, p.lim.tlsTimeout)
 		defer cancel()
 	}
+	// The caller's code runs in here (trace hooks, Config.TLSConfig
+	// callbacks): should it panic, nc is closed before the panic goes on.
+	done := false
+	defer func() {
+		if !done {
+			nc.Close()
+		}
+	}()
 	if trace != nil && trace.TLSHandshakeStart != nil {
 		trace.TLSHandshakeStart()
 	}
@@ -348,6 +349,7 @@ func (p *pool) handshake(ctx context.Context, nc net.Conn, serverName string) (*
 	if trace != nil && trace.TLSHandshakeDone != nil {
 		trace.TLSHandshakeDone(tc.ConnectionState(), err)
 	}
+	done = true
 	if err != nil {
 		nc.Close()
 		if hctx.Err() != nil && ctx.Err() == nil {

@@ -231,11 +231,10 @@ func (l *countListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	cc := &countConn{Conn: c, l: l, idx: -1}
-	l.reg.add(cc)
+	cc := &countConn{Conn: c, l: l}
 	l.port.accepted.Add(1)
 	l.total.accepted.Add(1)
-	np, nt := l.port.open.Add(1), l.total.open.Add(1)
+	np, nt := l.reg.add(cc)
 	if np > l.port.max.Load() {
 		l.reg.sweep(l.port)
 		np = l.port.open.Load()
@@ -251,17 +250,18 @@ func (l *countListener) Accept() (net.Conn, error) {
 
 type countConn struct {
 	net.Conn
-	l    *countListener
-	done atomic.Bool
-	idx  int // in the registry; -1 when not there (guarded by registry.mu)
+	l   *countListener
+	idx int // in the registry; -1 once released (guarded by registry.mu)
 }
 
+// release stops counting c, once. Leaving the registry and the counts
+// happen together under the registry's lock, so that a sweep never reads
+// a count that a release has claimed but not yet lowered.
 func (c *countConn) release() {
-	if c.done.CompareAndSwap(false, true) {
-		c.l.reg.remove(c)
-		c.l.port.open.Add(-1)
-		c.l.total.open.Add(-1)
-	}
+	r := c.l.reg
+	r.mu.Lock()
+	r.releaseLocked(c)
+	r.mu.Unlock()
 }
 
 // peerClosed reports whether the peer's FIN (or a reset) waits on the
@@ -290,16 +290,19 @@ type registry struct {
 	conns []*countConn
 }
 
-func (r *registry) add(c *countConn) {
-	r.mu.Lock()
-	c.idx = len(r.conns)
-	r.conns = append(r.conns, c)
-	r.mu.Unlock()
-}
-
-func (r *registry) remove(c *countConn) {
+// add counts c as open and returns the open counts of its port and in
+// total.
+func (r *registry) add(c *countConn) (port, total int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	c.idx = len(r.conns)
+	r.conns = append(r.conns, c)
+	return c.l.port.open.Add(1), c.l.total.open.Add(1)
+}
+
+// releaseLocked takes c out of the registry and the open counts, unless
+// that was done already.
+func (r *registry) releaseLocked(c *countConn) {
 	i := c.idx
 	if i < 0 {
 		return
@@ -310,21 +313,22 @@ func (r *registry) remove(c *countConn) {
 	r.conns[last] = nil
 	r.conns = r.conns[:last]
 	c.idx = -1
+	c.l.port.open.Add(-1)
+	c.l.total.open.Add(-1)
 }
 
 // sweep releases the connections (of one port's counter, or all when port
-// is nil) whose peer has closed.
+// is nil) whose peer has closed. The counts are final when it returns.
 func (r *registry) sweep(port *counter) {
 	r.mu.Lock()
-	var gone []*countConn
-	for _, c := range r.conns {
+	defer r.mu.Unlock()
+	for i := 0; i < len(r.conns); {
+		c := r.conns[i]
 		if (port == nil || c.l.port == port) && c.peerClosed() {
-			gone = append(gone, c)
+			r.releaseLocked(c) // moves the last conn to i: look at i again
+			continue
 		}
-	}
-	r.mu.Unlock()
-	for _, c := range gone {
-		c.release()
+		i++
 	}
 }
 
