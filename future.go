@@ -43,7 +43,10 @@ func (c *Client) Execute(ctx context.Context, req *Request) *Future {
 	f, cctx := newFuture(ctx)
 	go func() {
 		resp := AcquireResponse()
+		done := false
+		defer settleOnPanic(f, resp, &done)
 		err := c.Do(cctx, req, resp)
+		done = true
 		if err != nil {
 			ReleaseResponse(resp)
 			resp = nil
@@ -51,6 +54,21 @@ func (c *Client) Execute(ctx context.Context, req *Request) *Future {
 		f.settle(resp, err)
 	}()
 	return f
+}
+
+// settleOnPanic fails f with a *PanicError when the caller's code that an
+// exchange runs (Config.Dial, Bootstrap, httptrace hooks) panicked in a
+// Future's goroutine: the pool has given back what it held by then, and a
+// panic there would end the process.
+// done says the exchange returned, and resp is no longer this goroutine's.
+func settleOnPanic(f *Future, resp *Response, done *bool) {
+	if *done {
+		return
+	}
+	if v := recover(); v != nil {
+		ReleaseResponse(resp)
+		f.settle(nil, &PanicError{Value: v, Stack: debug.Stack()})
+	}
 }
 
 // settle records the outcome once, wakes every waiter and runs the
@@ -126,8 +144,9 @@ func (f *Future) CallbackPanics() []error {
 	return append([]error(nil), f.cbPanics...)
 }
 
-// PanicError is a panic recovered from a user callback (a Handler method
-// or an OnComplete callback).
+// PanicError is a panic recovered from a user callback: a Handler method,
+// an OnComplete callback, or a hook (Config.Dial, Bootstrap, httptrace)
+// run in a Future's goroutine.
 type PanicError struct {
 	Value any
 	Stack []byte

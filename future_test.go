@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -421,3 +422,50 @@ func TestGroupBoundsConcurrency(t *testing.T) {
 	asynchttp.ReleaseResponse(resp)
 	g1.Wait()
 }
+
+// TestFuturePanickingHookFailsTheFuture: a hook that panics in a Future's
+// goroutine (here httptrace's GotConn) fails that Future with a
+// *PanicError instead of ending the process, and the pool is whole.
+func TestFuturePanickingHookFailsTheFuture(t *testing.T) {
+	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1})
+	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
+	var armed atomic.Bool
+	ctx := httptrace.WithClientTrace(testCtx(t), &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {
+		if armed.CompareAndSwap(true, false) {
+			panic("hook bug")
+		}
+	}})
+	for _, run := range []func(*asynchttp.Request) *asynchttp.Future{
+		func(req *asynchttp.Request) *asynchttp.Future { return c.Execute(ctx, req) },
+		func(req *asynchttp.Request) *asynchttp.Future {
+			return c.ExecuteHandler(ctx, req, nopHandler{})
+		},
+	} {
+		for _, panics := range []bool{true, false} {
+			armed.Store(panics)
+			req := asynchttp.AcquireRequest()
+			req.SetRequestURI(srv.URL())
+			resp, err := run(req).Wait()
+			asynchttp.ReleaseRequest(req)
+			if panics {
+				var pe *asynchttp.PanicError
+				require.ErrorAs(t, err, &pe)
+				assert.Equal(t, "hook bug", pe.Value)
+				assert.Nil(t, resp)
+			} else {
+				require.NoError(t, err, "the host's one slot was given back")
+				asynchttp.ReleaseResponse(resp)
+			}
+			assert.Zero(t, c.Stats().InUse)
+		}
+	}
+}
+
+// nopHandler reads a response and keeps nothing.
+type nopHandler struct{}
+
+func (nopHandler) OnStatus(*asynchttp.Response) asynchttp.Action  { return asynchttp.Continue }
+func (nopHandler) OnHeaders(*asynchttp.Response) asynchttp.Action { return asynchttp.Continue }
+func (nopHandler) OnBodyPart([]byte) asynchttp.Action             { return asynchttp.Continue }
+func (nopHandler) OnComplete(*asynchttp.Response)                 {}
+func (nopHandler) OnError(error)                                  {}

@@ -61,7 +61,10 @@ func (c *Client) ExecuteHandler(ctx context.Context, req *Request, h Handler) *F
 	f, cctx := newFuture(ctx)
 	go func() {
 		resp := AcquireResponse()
+		done := false
+		defer settleOnPanic(f, resp, &done)
 		headRead, err := c.doHandler(cctx, req, resp, h)
+		done = true
 		if !headRead {
 			ReleaseResponse(resp)
 			resp = nil
