@@ -156,21 +156,22 @@ var noDeadline time.Time
 // failure the slots are given back.
 func (p *pool) dial(ctx context.Context, hp *hostPool, gen uint64) (*conn, error) {
 	// The caller's code runs in here (Config.Dial, Proxy, TLS callbacks,
-	// Bootstrap). Should it panic, the slots, or the new conn, are given
-	// back before the panic goes on: a caller that recovers (an HTTP
+	// Bootstrap). Should it panic (or call runtime.Goexit), the slots, or
+	// the new conn, are given back before the panic goes on: a caller that recovers (an HTTP
 	// server does, per request) must not leave the pool a conn short.
 	reserved := true
 	var held *conn
 	defer func() {
 		if !reserved && held == nil {
-			return
+			return // every way out but a panic or runtime.Goexit
 		}
-		if r := recover(); r != nil {
-			if held != nil {
-				p.closeConn(held, CloseError)
-			} else {
-				p.unreserve(hp)
-			}
+		r := recover()
+		if held != nil {
+			p.closeConn(held, CloseError)
+		} else {
+			p.unreserve(hp)
+		}
+		if r != nil {
 			panic(r)
 		}
 	}()

@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/textproto"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -651,6 +652,54 @@ func TestPanickingHooksGiveBackTheirConn(t *testing.T) {
 			assert.Zero(t, st.Dialing)
 			err, panicked := do()
 			require.Nil(t, panicked)
+			require.NoError(t, err, "the next request gets the host's one slot")
+		})
+	}
+}
+
+// TestGoexitInHooksGivesBackTheirConn: runtime.Goexit in a hook (what
+// t.FailNow does) ends the caller's goroutine without a panic to recover;
+// the pool gives back the slot or conn all the same.
+func TestGoexitInHooksGivesBackTheirConn(t *testing.T) {
+	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
+	var armed atomic.Bool
+	exit := func() {
+		if armed.CompareAndSwap(true, false) {
+			runtime.Goexit()
+		}
+	}
+	var d net.Dialer
+	for _, tt := range []struct {
+		name  string
+		dial  func(ctx context.Context, n, a string) (net.Conn, error)
+		trace *httptrace.ClientTrace
+	}{
+		{name: "Dial", dial: func(ctx context.Context, n, a string) (net.Conn, error) { exit(); return d.DialContext(ctx, n, a) }},
+		{name: "GotConn", trace: &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { exit() }}},
+		{name: "GotFirstResponseByte", trace: &httptrace.ClientTrace{GotFirstResponseByte: exit}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1, Dial: tt.dial})
+			ctx := testCtx(t)
+			if tt.trace != nil {
+				ctx = httptrace.WithClientTrace(ctx, tt.trace)
+			}
+			armed.Store(true)
+			ended := make(chan struct{})
+			go func() {
+				defer close(ended)
+				get(ctx, c, "GET", srv.URL())
+				t.Error("the hook's runtime.Goexit did not end the caller")
+			}()
+			select {
+			case <-ended:
+			case <-ctx.Done():
+				t.Fatal("the caller did not end")
+			}
+			st := c.Stats()
+			assert.Zero(t, st.InUse, "nothing stranded in use")
+			assert.Zero(t, st.Dialing)
+			_, _, err := get(ctx, c, "GET", srv.URL())
 			require.NoError(t, err, "the next request gets the host's one slot")
 		})
 	}

@@ -248,16 +248,23 @@ func (p *pool) acquire(ctx context.Context, req *Request, fresh bool) (*conn, er
 	return c, nil
 }
 
-// gotConn reports c to trace.GotConn. Should the hook panic, c is closed
-// before the panic goes on, not stranded in use.
+// gotConn reports c to trace.GotConn. Should the hook panic (or call
+// runtime.Goexit), c is closed before the panic goes on, not stranded in
+// use.
 func (p *pool) gotConn(trace *httptrace.ClientTrace, c *conn) {
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			p.closeConn(c, CloseError)
+		if returned {
+			return
+		}
+		r := recover()
+		p.closeConn(c, CloseError)
+		if r != nil {
 			panic(r)
 		}
 	}()
 	trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: c.reused, WasIdle: c.wasIdle, IdleTime: c.idleTime})
+	returned = true
 }
 
 func (p *pool) acquireConn(ctx context.Context, req *Request, fresh bool) (*conn, error) {

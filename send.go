@@ -51,26 +51,39 @@ func (r *Request) sendMode() sendMode {
 func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, resp *Response) (exchange, error) {
 	ex := exchange{cn: cn, retire: c.pool.lastRequest(cn)}
 	var sender *bodySender // sending the request body, once started
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			// An httptrace hook panicked mid-exchange: the conn is in an
-			// unknown state. A body sender still at work stops once the
-			// conn is closed, and is waited for: the caller may release
-			// req as soon as the panic reaches it.
-			if ex.stop != nil {
-				ex.stop()
-			}
-			c.pool.discardConn(cn)
-			sender.finish()
+		if returned {
+			return
+		}
+		// An httptrace hook panicked (or called runtime.Goexit)
+		// mid-exchange: the conn is in an unknown state. A body sender
+		// still at work stops once the conn is closed, and is waited for:
+		// the caller may release req as soon as the panic reaches it.
+		r := recover()
+		if ex.stop != nil {
+			ex.stop()
+		}
+		c.pool.discardConn(cn)
+		sender.finish()
+		if r != nil {
 			panic(r)
 		}
 	}()
+	err := c.exchangeHead(ctx, cn, req, resp, &ex, &sender)
+	returned = true
+	return ex, err
+}
+
+// exchangeHead is sendAndReadHead's work; ex and *sp are where the guard
+// there finds them.
+func (c *Client) exchangeHead(ctx context.Context, cn *conn, req *Request, resp *Response, ex *exchange, sp **bodySender) error {
 	dl, hasDL := ctx.Deadline()
 	cn.setDeadline(ctx, dl) // the zero time clears a previous caller's deadline
 	if ctx.Done() != nil {
 		if ctx.Err() != nil {
 			c.pool.closeConn(cn, CloseCanceled)
-			return ex, ctxErr(ctx, "write request")
+			return ctxErr(ctx, "write request")
 		}
 		ex.stop = context.AfterFunc(ctx, cn.watchFunc())
 	}
@@ -92,8 +105,8 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 		traceWrote(trace, mode == sendInline, err)
 	}
 	if err != nil {
-		c.abort(ctx, ex)
-		return ex, writeErr(ctx, err)
+		c.abort(ctx, *ex)
+		return writeErr(ctx, err)
 	}
 
 	rht := c.pool.lim.headerTimeout
@@ -104,10 +117,10 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 			cn.setReadDeadline(ctx, headerDeadline(rht, dl, hasDL))
 		}
 	case sendConcurrent:
-		sender = startBodySender(ctx, cn, req, rht, dl, hasDL, trace)
+		*sp = startBodySender(ctx, cn, req, rht, dl, hasDL, trace)
 	case sendOnContinue:
-		ex.framing, gotByte, err = c.readHeadOnContinue(ctx, cn, req, resp, trace, &sender)
-		bodySent = sender != nil
+		ex.framing, gotByte, err = c.readHeadOnContinue(ctx, cn, req, resp, trace, sp)
+		bodySent = *sp != nil
 	}
 	if mode != sendOnContinue {
 		_, err = cn.br.Peek(1)
@@ -124,32 +137,32 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 		}
 	}
 	if err != nil {
-		sendErr := sender.finish()
-		c.abort(ctx, ex)
+		sendErr := (*sp).finish()
+		c.abort(ctx, *ex)
 		switch {
 		case ctx.Err() != nil:
 			// The caller gave up; whatever the sender saw came after.
 		case isBodyReadError(sendErr):
-			return ex, writeErr(ctx, sendErr)
+			return writeErr(ctx, sendErr)
 		case !gotByte && ctx.Err() == nil && !isTimeout(err):
-			return ex, &connClosedError{err: err}
+			return &connClosedError{err: err}
 		}
-		return ex, headErr(ctx, err, rht > 0)
+		return headErr(ctx, err, rht > 0)
 	}
-	if sender != nil {
-		sender.headRead()
+	if *sp != nil {
+		(*sp).headRead()
 		cn.invalidateDeadline() // the sender may have moved the read deadline
 		if ex.framing.close || resp.StatusCode >= 400 {
 			// RFC 9112 §9.5: the server refuses the body, or is closing:
 			// stop sending it. The conn cannot carry another request.
-			if sender.finish() != nil {
+			if (*sp).finish() != nil {
 				ex.framing.close = true
 			}
 		} else {
 			// A 2xx or 3xx may come while the body is still going out
 			// (a full-duplex handler echoing it): keep sending while the
 			// caller reads; finish waits for the sender.
-			ex.sender = sender
+			ex.sender = *sp
 		}
 	}
 	if !bodySent {
@@ -172,7 +185,7 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 	if ka := resp.Header.Peek("Keep-Alive"); ka != nil {
 		cn.serverIdle = keepAliveIdle(ka)
 	}
-	return ex, nil
+	return nil
 }
 
 // lastRequest names why the request about to go out on cn is its last —
