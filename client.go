@@ -5,9 +5,11 @@ package asynchttp
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -244,12 +246,16 @@ func (c *Client) CloseIdleConnections() {
 	c.pool.closeIdle()
 }
 
+// errPrewarmGoexit is a Prewarm dial whose hook ended its goroutine.
+var errPrewarmGoexit = errors.New("asynchttp: prewarm: a dial hook called runtime.Goexit")
+
 // Prewarm opens up to n new connections to host (a URL such as
 // "https://api.example:8443"; Config.Proxy applies) and leaves them idle, so that a first burst of traffic does not pay for dialing. It
 // stays within MaxConnsPerHost, MaxTotalConns (evicting nothing) and
 // MaxIdleConnsPerHost, counting the host's connections already open. The
 // dials run concurrently; Prewarm returns how many connections it opened
-// and the first dial error, if any.
+// and the first dial error, if any (a *PanicError when Config.Dial,
+// Bootstrap or a TLS callback panicked in one of them).
 func (c *Client) Prewarm(ctx context.Context, host string, n int) (int, error) {
 	req := AcquireRequest()
 	defer ReleaseRequest(req)
@@ -268,8 +274,18 @@ func (c *Client) Prewarm(ctx context.Context, host string, n int) (int, error) {
 	results := make(chan result, slots)
 	for range slots {
 		go func() {
-			cn, err := c.pool.dial(ctx, hp, gen)
-			results <- result{cn, err}
+			var r result
+			defer func() {
+				// The dial gave its slot back already; a panic here would
+				// end the process, out of the caller's reach.
+				if v := recover(); v != nil {
+					r = result{err: &PanicError{Value: v, Stack: debug.Stack()}}
+				} else if r.cn == nil && r.err == nil {
+					r.err = errPrewarmGoexit
+				}
+				results <- r
+			}()
+			r.cn, r.err = c.pool.dial(ctx, hp, gen)
 		}()
 	}
 	opened := 0

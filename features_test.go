@@ -704,3 +704,27 @@ func TestGoexitInHooksGivesBackTheirConn(t *testing.T) {
 		})
 	}
 }
+
+// TestPrewarmDialPanic: a Config.Dial that panics in one of Prewarm's dial
+// goroutines makes Prewarm return a *PanicError instead of ending the
+// process, and the other dials go on.
+func TestPrewarmDialPanic(t *testing.T) {
+	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
+	var armed atomic.Bool
+	armed.Store(true)
+	var d net.Dialer
+	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 3, Dial: func(ctx context.Context, n, a string) (net.Conn, error) {
+		if armed.CompareAndSwap(true, false) {
+			panic("dial bug")
+		}
+		return d.DialContext(ctx, n, a)
+	}})
+	n, err := c.Prewarm(testCtx(t), srv.URL(), 3)
+	var pe *asynchttp.PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "dial bug", pe.Value)
+	assert.Equal(t, 2, n)
+	st := c.Stats()
+	assert.Equal(t, 2, st.Idle)
+	assert.Zero(t, st.Dialing)
+}
