@@ -5,7 +5,6 @@ package asynchttp
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -246,9 +245,6 @@ func (c *Client) CloseIdleConnections() {
 	c.pool.closeIdle()
 }
 
-// errPrewarmGoexit is a Prewarm dial whose hook ended its goroutine.
-var errPrewarmGoexit = errors.New("asynchttp: prewarm: a dial hook called runtime.Goexit")
-
 // Prewarm opens up to n new connections to host (a URL such as
 // "https://api.example:8443"; Config.Proxy applies) and leaves them idle, so that a first burst of traffic does not pay for dialing. It
 // stays within MaxConnsPerHost, MaxTotalConns (evicting nothing) and
@@ -281,7 +277,7 @@ func (c *Client) Prewarm(ctx context.Context, host string, n int) (int, error) {
 				if v := recover(); v != nil {
 					r = result{err: &PanicError{Value: v, Stack: debug.Stack()}}
 				} else if r.cn == nil && r.err == nil {
-					r.err = errPrewarmGoexit
+					r.err = errHookGoexit
 				}
 				results <- r
 			}()

@@ -5,6 +5,7 @@ package asynchttp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -60,16 +61,24 @@ func (c *Client) Execute(ctx context.Context, req *Request) *Future {
 // exchange runs (Config.Dial, Bootstrap, httptrace hooks) panicked in a
 // Future's goroutine: the pool has given back what it held by then, and a
 // panic there would end the process.
-// done says the exchange returned, and resp is no longer this goroutine's.
+// done says the exchange returned, and resp is no longer this goroutine's;
+// when it did not, and there is no panic, a hook called runtime.Goexit.
 func settleOnPanic(f *Future, resp *Response, done *bool) {
 	if *done {
 		return
 	}
-	if v := recover(); v != nil {
-		ReleaseResponse(resp)
-		f.settle(nil, &PanicError{Value: v, Stack: debug.Stack()})
+	v := recover()
+	ReleaseResponse(resp)
+	var err error = errHookGoexit
+	if v != nil {
+		err = &PanicError{Value: v, Stack: debug.Stack()}
 	}
+	f.settle(nil, err)
 }
+
+// errHookGoexit is the error of a Future (or a Prewarm dial) whose
+// goroutine a hook ended with runtime.Goexit.
+var errHookGoexit = errors.New("asynchttp: a hook called runtime.Goexit")
 
 // settle records the outcome once, wakes every waiter and runs the
 // callbacks, outside the lock, in registration order.
