@@ -200,6 +200,9 @@ func (p *pool) dial(ctx context.Context, hp *hostPool, gen uint64) (*conn, error
 		p.forgetLocked(c, CloseClientClosed)
 	}
 	p.mu.Unlock()
+	if !closed {
+		held = c // from here until it is returned or closed
+	}
 	if f := p.c.cfg.Events.ConnCreated; f != nil {
 		p.event(func() { f(c.info()) })
 	}
@@ -212,14 +215,14 @@ func (p *pool) dial(ctx context.Context, hp *hostPool, gen uint64) (*conn, error
 		bctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		if !p.trackDial(&cancel) {
+			held = nil
 			p.closeConn(c, CloseClientClosed)
 			return nil, ErrClientClosed
 		}
 		defer p.untrackDial(&cancel)
-		held = c
 		err := boot(bctx, nc)
-		held = nil
 		if err != nil {
+			held = nil
 			p.closeConn(c, CloseError)
 			switch {
 			case ctx.Err() != nil:
@@ -230,6 +233,7 @@ func (p *pool) dial(ctx context.Context, hp *hostPool, gen uint64) (*conn, error
 			return nil, fmt.Errorf("asynchttp: bootstrap %s: %w", hp.addr, err)
 		}
 	}
+	held = nil
 	return c, nil
 }
 

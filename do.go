@@ -120,7 +120,7 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 	interrupted := ex.stop != nil && !ex.stop()
 	ex.cn.requests++
 	if f := c.cfg.Events.ConnReleased; f != nil && ok && !interrupted {
-		c.pool.event(func() { f(ex.cn.info()) })
+		c.pool.eventHolding(ex.cn, func() { f(ex.cn.info()) })
 	}
 	switch {
 	case !ok:

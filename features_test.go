@@ -728,3 +728,35 @@ func TestPrewarmDialPanic(t *testing.T) {
 	assert.Equal(t, 2, st.Idle)
 	assert.Zero(t, st.Dialing)
 }
+
+// panicReader panics on its first Read.
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("body bug") }
+
+// TestPanickingBodyStream: a request body whose Read panics runs in the
+// body sender's goroutine, out of the caller's reach; the request fails
+// with the *PanicError instead of ending the process, and the conn is not
+// reused.
+func TestPanickingBodyStream(t *testing.T) {
+	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1})
+	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		okHandler(w, r)
+	}))
+	ctx := testCtx(t)
+	req := asynchttp.AcquireRequest()
+	resp := asynchttp.AcquireResponse()
+	defer asynchttp.ReleaseRequest(req)
+	defer asynchttp.ReleaseResponse(resp)
+	req.SetMethod("POST")
+	req.SetRequestURI(srv.URL())
+	req.SetBodyStream(panicReader{}, -1)
+	err := c.Do(ctx, req, resp)
+	var pe *asynchttp.PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "body bug", pe.Value)
+	assert.Zero(t, c.Stats().InUse)
+	_, _, err = get(ctx, c, "GET", srv.URL())
+	require.NoError(t, err)
+}

@@ -102,10 +102,13 @@ func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h 
 	// From here on the exchange is ours to end: released, drained or closed.
 	ended := false
 	defer func() {
-		if v := recover(); v != nil {
-			if !ended {
-				c.finish(ctx, ex, false)
-			}
+		// Every return ends the exchange first: a way out with it not
+		// ended is a panic or runtime.Goexit in a Handler method.
+		v := recover()
+		if !ended {
+			c.finish(ctx, ex, false)
+		}
+		if v != nil {
 			headRead, err = true, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()

@@ -240,7 +240,7 @@ func (p *pool) acquire(ctx context.Context, req *Request, fresh bool) (*conn, er
 		return nil, err
 	}
 	if f := p.c.cfg.Events.ConnAcquired; f != nil {
-		p.event(func() { f(c.info(), c.reused) })
+		p.eventHolding(c, func() { f(c.info(), c.reused) })
 	}
 	if trace != nil && trace.GotConn != nil {
 		p.gotConn(trace, c)
@@ -608,6 +608,20 @@ func (p *pool) closeOne(c *conn) {
 	if f := p.c.cfg.Events.ConnClosed; f != nil {
 		p.event(func() { f(c.info(), c.closedBy) })
 	}
+}
+
+// eventHolding runs an Events callback while the caller holds c: should
+// the callback call runtime.Goexit (a panic is recovered by event), c is
+// closed rather than stranded in use.
+func (p *pool) eventHolding(c *conn, f func()) {
+	returned := false
+	defer func() {
+		if !returned {
+			p.closeConn(c, CloseError)
+		}
+	}()
+	p.event(f)
+	returned = true
 }
 
 // event runs an Events callback. A panic in it is recovered and counted

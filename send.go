@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http/httptrace"
 	"net/textproto"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -386,7 +387,28 @@ func (s *bodySender) headRead() {
 func startBodySender(ctx context.Context, cn *conn, req *Request, rht time.Duration, dl time.Time, hasDL bool, trace *httptrace.ClientTrace) *bodySender {
 	s := &bodySender{cn: cn, req: req, done: make(chan error, 1)}
 	go func() {
-		err := sendBody(cn, req)
+		var err error
+		completed := false
+		defer func() {
+			if !completed {
+				// The body's Read or the WroteRequest hook panicked, or
+				// called runtime.Goexit: in this goroutine nobody could
+				// recover it. The exchange fails with it instead (as with
+				// a body that failed to read), and finish is never left
+				// waiting.
+				var cause error = errHookGoexit
+				if v := recover(); v != nil {
+					cause = &PanicError{Value: v, Stack: debug.Stack()}
+				}
+				err = bodyReadError{err: cause}
+				s.mu.Lock()
+				s.failed = err
+				cn.nc.SetReadDeadline(aLongTimeAgo)
+				s.mu.Unlock()
+			}
+			s.done <- err
+		}()
+		err = sendBody(cn, req)
 		if trace != nil && trace.WroteRequest != nil {
 			trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
 		}
@@ -409,7 +431,7 @@ func startBodySender(ctx context.Context, cn *conn, req *Request, rht time.Durat
 			cn.nc.SetReadDeadline(aLongTimeAgo)
 			s.mu.Unlock()
 		}
-		s.done <- err
+		completed = true
 	}()
 	return s
 }

@@ -1,0 +1,130 @@
+// Regression tests from a review of the Goexit-guard commits (15ecbc0,
+// 45dc778, 16e8884): runtime.Goexit (t.FailNow) in the caller's code must
+// give back the slot or conn, and must not wedge the caller.
+
+package asynchttp_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptrace"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynchttp/asynchttp"
+	"github.com/asynchttp/asynchttp/internal/testserver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// r7GoexitHandler calls runtime.Goexit in OnStatus.
+type r7GoexitHandler struct{ nopHandler }
+
+func (r7GoexitHandler) OnStatus(*asynchttp.Response) asynchttp.Action {
+	runtime.Goexit()
+	return asynchttp.Continue
+}
+
+// TestRegression7HandlerGoexitGivesBackConn: 16e8884 makes a Future whose
+// goroutine ends in runtime.Goexit settle, but doHandler's guard
+// (handler.go:104) keys on recover() only: a Handler method calling
+// runtime.Goexit leaves the conn in use forever (the host's one slot
+// gone).
+func TestRegression7HandlerGoexitGivesBackConn(t *testing.T) {
+	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
+	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1})
+	ctx := testCtx(t)
+	req := asynchttp.AcquireRequest()
+	defer asynchttp.ReleaseRequest(req)
+	req.SetRequestURI(srv.URL())
+	f := c.ExecuteHandler(ctx, req, r7GoexitHandler{})
+	select {
+	case <-f.Done():
+	case <-ctx.Done():
+		t.Fatal("the Future did not settle")
+	}
+	_, err := f.Wait()
+	require.Error(t, err)
+	assert.Zero(t, c.Stats().InUse, "nothing stranded in use")
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, _, err = get(short, c, "GET", srv.URL())
+	assert.NoError(t, err, "the next request gets the host's one slot")
+}
+
+// TestRegression7EventGoexitGivesBackConn: pool.event recovers a panic in
+// an Events callback but cannot stop runtime.Goexit, and no guard covers
+// the conn around it: ConnCreated (conn.go dial, after reserved=false,
+// held=nil) and ConnAcquired (pool.go acquire, before gotConn) strand the
+// conn in use.
+func TestRegression7EventGoexitGivesBackConn(t *testing.T) {
+	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
+	var armed atomic.Bool
+	exit := func() {
+		if armed.CompareAndSwap(true, false) {
+			runtime.Goexit()
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		ev   asynchttp.Events
+	}{
+		{"ConnCreated", asynchttp.Events{ConnCreated: func(asynchttp.ConnInfo) { exit() }}},
+		{"ConnAcquired", asynchttp.Events{ConnAcquired: func(asynchttp.ConnInfo, bool) { exit() }}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1, Events: tt.ev})
+			ctx := testCtx(t)
+			armed.Store(true)
+			ended := make(chan struct{})
+			go func() {
+				defer close(ended)
+				get(ctx, c, "GET", srv.URL())
+			}()
+			select {
+			case <-ended:
+			case <-ctx.Done():
+				t.Fatal("the caller did not end")
+			}
+			st := c.Stats()
+			assert.Zero(t, st.InUse, "nothing stranded in use")
+			assert.Zero(t, st.Dialing)
+			short, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			_, _, err := get(short, c, "GET", srv.URL())
+			assert.NoError(t, err, "the next request gets the host's one slot")
+		})
+	}
+}
+
+// TestRegression7SenderGoexitDoesNotWedgeDo: with a streamed body,
+// httptrace's WroteRequest runs in the body sender's goroutine
+// (send.go startBodySender). runtime.Goexit there ends that goroutine
+// before it sends on s.done, and bodySender.finish then waits on s.done
+// forever: Do never returns, whatever its context.
+func TestRegression7SenderGoexitDoesNotWedgeDo(t *testing.T) {
+	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
+	c := newClient(t, asynchttp.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { runtime.Goexit() },
+	})
+	done := make(chan error, 1)
+	go func() {
+		req := asynchttp.AcquireRequest()
+		resp := asynchttp.AcquireResponse()
+		req.SetMethod("POST")
+		req.SetRequestURI(srv.URL())
+		req.SetBodyStream(struct{ *strings.Reader }{strings.NewReader("hello")}, 5)
+		done <- c.Do(ctx, req, resp)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Do is wedged in bodySender.finish after the sender's goroutine ended in runtime.Goexit")
+	}
+}
