@@ -162,17 +162,13 @@ func (p *pool) dial(ctx context.Context, hp *hostPool, gen uint64) (*conn, error
 	reserved := true
 	var held *conn
 	defer func() {
-		if !reserved && held == nil {
-			return // every way out but a panic or runtime.Goexit
-		}
-		r := recover()
-		if held != nil {
+		// Runs while a panic or runtime.Goexit unwinds, which goes on
+		// afterwards; every normal way out clears both flags first.
+		switch {
+		case held != nil:
 			p.closeConn(held, CloseError)
-		} else {
+		case reserved:
 			p.unreserve(hp)
-		}
-		if r != nil {
-			panic(r)
 		}
 	}()
 	nc, err := p.dialConn(ctx, hp)

@@ -362,7 +362,7 @@ func (p *pool) abandon(w *waiter) {
 	p.mu.Lock()
 	if w.queued {
 		p.dequeueLocked(w)
-		p.dropIfEmptyLocked(w.hp)
+		p.lingerIfEmptyLocked(w.hp)
 		p.mu.Unlock()
 		return
 	}

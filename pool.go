@@ -48,7 +48,7 @@ func (r CloseReason) String() string {
 
 // hostPool is the state of one host key. It exists while the host has an
 // open connection or a waiter, and lingers after that (see
-// dropIfEmptyLocked) so that its counters stay in Stats a while and a
+// lingerIfEmptyLocked) so that its counters stay in Stats a while and a
 // host that comes back soon costs no allocation.
 type hostPool struct {
 	key        string // scheme://host:port, and " via proxy" when proxied
@@ -163,10 +163,10 @@ type emptyHosts struct {
 	n          int
 }
 
-// dropIfEmptyLocked lets a host that has no conn and no waiter linger (also
+// lingerIfEmptyLocked lets a host that has no conn and no waiter linger (also
 // after Close: Stats then still tells why each host's conns closed). The
 // oldest lingering host is forgotten when there are too many.
-func (p *pool) dropIfEmptyLocked(hp *hostPool) {
+func (p *pool) lingerIfEmptyLocked(hp *hostPool) {
 	if hp.open() != 0 || hp.waiters.n != 0 || hp.lingering || p.hosts[hp.key] != hp {
 		return
 	}
@@ -186,7 +186,7 @@ func (p *pool) dropIfEmptyLocked(hp *hostPool) {
 }
 
 // wakeLocked takes hp off the lingering list: a caller is about to give it
-// a conn or a waiter, or else calls dropIfEmptyLocked again.
+// a conn or a waiter, or else calls lingerIfEmptyLocked again.
 func (p *pool) wakeLocked(hp *hostPool) {
 	if !hp.lingering {
 		return
@@ -243,28 +243,11 @@ func (p *pool) acquire(ctx context.Context, req *Request, fresh bool) (*conn, er
 		p.eventHolding(c, func() { f(c.info(), c.reused) })
 	}
 	if trace != nil && trace.GotConn != nil {
-		p.gotConn(trace, c)
+		p.holding(c, func() {
+			trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: c.reused, WasIdle: c.wasIdle, IdleTime: c.idleTime})
+		})
 	}
 	return c, nil
-}
-
-// gotConn reports c to trace.GotConn. Should the hook panic (or call
-// runtime.Goexit), c is closed before the panic goes on, not stranded in
-// use.
-func (p *pool) gotConn(trace *httptrace.ClientTrace, c *conn) {
-	returned := false
-	defer func() {
-		if returned {
-			return
-		}
-		r := recover()
-		p.closeConn(c, CloseError)
-		if r != nil {
-			panic(r)
-		}
-	}()
-	trace.GotConn(httptrace.GotConnInfo{Conn: c.nc, Reused: c.reused, WasIdle: c.wasIdle, IdleTime: c.idleTime})
-	returned = true
 }
 
 func (p *pool) acquireConn(ctx context.Context, req *Request, fresh bool) (*conn, error) {
@@ -308,7 +291,7 @@ func (p *pool) acquireConn(ctx context.Context, req *Request, fresh bool) (*conn
 			}
 		}
 		if err := p.mayWaitLocked(hp); err != nil {
-			p.dropIfEmptyLocked(hp)
+			p.lingerIfEmptyLocked(hp)
 			p.dispatchLocked()
 			p.mu.Unlock()
 			p.closeAll(stale)
@@ -350,7 +333,7 @@ func (p *pool) reserveWarm(req *Request, n int) (hp *hostPool, slots int, drainG
 		drainGen = p.reserveLocked(hp, nil)
 		slots++
 	}
-	p.dropIfEmptyLocked(hp)
+	p.lingerIfEmptyLocked(hp)
 	return hp, slots, drainGen, nil
 }
 
@@ -438,7 +421,7 @@ func (p *pool) unreserve(hp *hostPool) {
 	p.total--
 	p.mayDialLocked(hp)
 	p.dispatchLocked()
-	p.dropIfEmptyLocked(hp)
+	p.lingerIfEmptyLocked(hp)
 	p.mu.Unlock()
 }
 
@@ -456,7 +439,7 @@ func (p *pool) forgetLocked(c *conn, why CloseReason) {
 	c.state = stateClosed
 	c.closedBy = why
 	p.mayDialLocked(hp)
-	p.dropIfEmptyLocked(hp)
+	p.lingerIfEmptyLocked(hp)
 }
 
 // discardConn closes a conn whose exchange was cut short by a panic in
@@ -473,9 +456,7 @@ func (p *pool) discardConn(c *conn) {
 	p.dispatchLocked()
 	p.mu.Unlock()
 	c.nc.Close()
-	if f := p.c.cfg.Events.ConnClosed; f != nil {
-		p.event(func() { f(c.info(), c.closedBy) })
-	}
+	p.reportClosed(c)
 }
 
 // closeConn closes an in-use conn and gives its slots to waiters.
@@ -586,7 +567,7 @@ func (p *pool) close() {
 	}
 	for w := p.waiters.head; w != nil; w = p.waiters.head {
 		p.dequeueLocked(w)
-		p.dropIfEmptyLocked(w.hp)
+		p.lingerIfEmptyLocked(w.hp)
 		w.ch <- grant{err: ErrClientClosed}
 	}
 	stale := p.retireAllLocked(&p.idle, CloseClientClosed)
@@ -605,23 +586,34 @@ func (p *pool) closeOne(c *conn) {
 	}
 	c.nc.Close()
 	c.recycleBuffers()
+	p.reportClosed(c)
+}
+
+// reportClosed tells Events.ConnClosed about c, closed just now.
+func (p *pool) reportClosed(c *conn) {
 	if f := p.c.cfg.Events.ConnClosed; f != nil {
 		p.event(func() { f(c.info(), c.closedBy) })
 	}
 }
 
-// eventHolding runs an Events callback while the caller holds c: should
-// the callback call runtime.Goexit (a panic is recovered by event), c is
-// closed rather than stranded in use.
-func (p *pool) eventHolding(c *conn, f func()) {
+// holding runs the caller's code (a hook) while the caller holds c, which
+// is in no exchange: should the hook panic or call runtime.Goexit, c is
+// closed as that unwinds, rather than stranded in use.
+func (p *pool) holding(c *conn, f func()) {
 	returned := false
 	defer func() {
 		if !returned {
 			p.closeConn(c, CloseError)
 		}
 	}()
-	p.event(f)
+	f()
 	returned = true
+}
+
+// eventHolding runs an Events callback while the caller holds c: a panic
+// is recovered by event, a runtime.Goexit closes c (holding).
+func (p *pool) eventHolding(c *conn, f func()) {
+	p.holding(c, func() { p.event(f) })
 }
 
 // event runs an Events callback. A panic in it is recovered and counted

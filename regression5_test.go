@@ -18,7 +18,7 @@ import (
 // idle and past IdleTimeout but not yet reaped (the reaper ticks on whole
 // seconds, the conn went idle at +0.5s), then starts a request to it that
 // the server holds. acquireConn's takeIdleLocked retires the expired conn,
-// which empties the host: dropIfEmptyLocked puts it on the lingering list,
+// which empties the host: lingerIfEmptyLocked puts it on the lingering list,
 // and acquireConn then reserves a dial on it without waking it.
 func regression5StaleTake(t *testing.T, c *asynchttp.Client, url string) (held chan error) {
 	time.Sleep(500 * time.Millisecond)

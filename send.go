@@ -58,18 +58,15 @@ func (c *Client) sendAndReadHead(ctx context.Context, cn *conn, req *Request, re
 			return
 		}
 		// An httptrace hook panicked (or called runtime.Goexit)
-		// mid-exchange: the conn is in an unknown state. A body sender
-		// still at work stops once the conn is closed, and is waited for:
-		// the caller may release req as soon as the panic reaches it.
-		r := recover()
+		// mid-exchange, which goes on unwinding after this: the conn is
+		// in an unknown state. A body sender still at work stops once the
+		// conn is closed, and is waited for: the caller may release req as
+		// soon as the panic reaches it.
 		if ex.stop != nil {
 			ex.stop()
 		}
 		c.pool.discardConn(cn)
 		sender.finish()
-		if r != nil {
-			panic(r)
-		}
 	}()
 	err := c.exchangeHead(ctx, cn, req, resp, &ex, &sender)
 	returned = true
