@@ -191,7 +191,7 @@ func (p *pool) mayWaitLocked(hp *hostPool) error {
 func newWaiter() any { return &waiter{ch: make(chan grant, 1)} }
 
 func (p *pool) enqueueLocked(hp *hostPool, fresh bool) *waiter {
-	p.wakeLocked(hp) // emptied since it was looked up (see reserveLocked)
+	p.wakeLocked(hp) // it may be lingering: a waiter makes it busy
 	w := p.spare.Get().(*waiter)
 	p.waitSeq++
 	w.hp, w.seq, w.queued, w.fresh = hp, p.waitSeq, true, fresh

@@ -119,14 +119,12 @@ func (p *pool) hostLocked(req *Request) *hostPool {
 	var skey string
 	if req.proxy == nil {
 		if hp := p.hosts[string(key)]; hp != nil {
-			p.wakeLocked(hp)
 			return hp // no allocation on the direct path
 		}
 		skey = string(key)
 	} else {
 		skey = string(key) + proxyKey(req.proxy)
 		if hp := p.hosts[skey]; hp != nil {
-			p.wakeLocked(hp)
 			return hp
 		}
 	}
@@ -185,8 +183,9 @@ func (p *pool) lingerIfEmptyLocked(hp *hostPool) {
 	}
 }
 
-// wakeLocked takes hp off the lingering list: a caller is about to give it
-// a conn or a waiter, or else calls lingerIfEmptyLocked again.
+// wakeLocked takes hp off the lingering list. A host stops being empty
+// only by a dial slot (reserveLocked) or a waiter (enqueueLocked): both
+// wake it, so it never lingers while in use.
 func (p *pool) wakeLocked(hp *hostPool) {
 	if !hp.lingering {
 		return
@@ -402,9 +401,8 @@ func (p *pool) roomLocked(hp *hostPool, fresh bool) (bool, *conn) {
 // (an idle conn) first when there is one. It returns hp's drain generation:
 // a DrainHost from now until the dial ends retires the conn too.
 func (p *pool) reserveLocked(hp *hostPool, victim *conn) (drainGen uint64) {
-	// Count the dial first: retiring the victim must not drop hp from the
-	// map when the victim was its last conn. hp may have become empty, and
-	// so lingering, since it was looked up (an expired idle conn retired).
+	// Count the dial first: retiring the victim must not leave hp empty
+	// when the victim was its last conn.
 	p.wakeLocked(hp)
 	hp.dialing++
 	p.total++
