@@ -6,9 +6,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -228,23 +228,13 @@ func printBench(w io.Writer, res *benchResult, elapsed time.Duration, st asyncht
 	}
 	if len(res.statuses) > 0 {
 		fmt.Fprintf(w, "\nStatus codes:\n")
-		codes := make([]int, 0, len(res.statuses))
-		for k := range res.statuses {
-			codes = append(codes, k)
-		}
-		sort.Ints(codes)
-		for _, k := range codes {
+		for _, k := range slices.Sorted(maps.Keys(res.statuses)) {
 			fmt.Fprintf(w, "  [%d] %d responses\n", k, res.statuses[k])
 		}
 	}
 	if nerr > 0 {
 		fmt.Fprintf(w, "\nErrors:\n")
-		kinds := make([]string, 0, len(res.errs))
-		for k := range res.errs {
-			kinds = append(kinds, k)
-		}
-		sort.Strings(kinds)
-		for _, k := range kinds {
+		for _, k := range slices.Sorted(maps.Keys(res.errs)) {
 			fmt.Fprintf(w, "  [%s] %d, e.g. %s\n", k, res.errs[k], res.firstErr[k])
 		}
 	}
