@@ -183,7 +183,7 @@ type Config struct {
 // and its background goroutine.
 type Client struct {
 	cfg  Config
-	pool pool
+	pool connPool
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -232,11 +232,7 @@ func (c *Client) DrainHost(host string) (bool, error) {
 	if err := c.begin(req, nil); err != nil {
 		return false, err
 	}
-	key := string(req.hostKey())
-	if req.proxy != nil {
-		key += proxyKey(req.proxy)
-	}
-	return c.pool.drainHost(key), nil
+	return c.pool.drainHost(string(c.pool.key(req))), nil
 }
 
 // CloseIdleConnections closes every idle connection now. Connections in
@@ -259,10 +255,11 @@ func (c *Client) Prewarm(ctx context.Context, host string, n int) (int, error) {
 	if err := c.begin(req, nil); err != nil {
 		return 0, err
 	}
-	hp, slots, gen, err := c.pool.reserveWarm(req, n)
+	res, err := c.pool.core.ReserveWarm(c.pool.key(req), req, n)
 	if err != nil {
 		return 0, err
 	}
+	slots := res.Slots()
 	type result struct {
 		cn  *conn
 		err error
@@ -281,7 +278,7 @@ func (c *Client) Prewarm(ctx context.Context, host string, n int) (int, error) {
 				}
 				results <- r
 			}()
-			r.cn, r.err = c.pool.dial(ctx, hp, gen)
+			r.cn, r.err = c.pool.dialReserved(ctx, res)
 		}()
 	}
 	opened := 0

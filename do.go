@@ -71,7 +71,7 @@ func (c *Client) begin(req *Request, hreq *http.Request) error {
 // mayRetry reports whether a request that failed with err on cn may go out
 // again on a new connection; it rewinds the body when it does.
 func (c *Client) mayRetry(cn *conn, req *Request, err error) bool {
-	return cn.reused && errors.Is(err, ErrServerClosedConn) &&
+	return cn.Reused() && errors.Is(err, ErrServerClosedConn) &&
 		req.isIdempotent() && req.canReplay() && req.rewindBody() == nil
 }
 
@@ -118,7 +118,7 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 	// stopped, and its conn is not reused.
 	bodyCut := ex.sender.finish() != nil
 	interrupted := ex.stop != nil && !ex.stop()
-	ex.cn.requests++
+	ex.cn.Requests++
 	if f := c.cfg.Events.ConnReleased; f != nil && ok && !interrupted {
 		c.pool.eventHolding(ex.cn, func() { f(ex.cn.info()) })
 	}
