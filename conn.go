@@ -378,7 +378,7 @@ func dialErr(ctx, inner context.Context, op, addr string, err error) error {
 		}
 		return &TimeoutError{Op: op, Err: fmt.Errorf("%s: %w", addr, err)}
 	}
-	return fmt.Errorf("asynchttp: %s %s: %w", op, addr, err)
+	return &dialError{op: op, addr: addr, err: err}
 }
 
 // ctxErr is the error of an operation stopped by the end of ctx: a

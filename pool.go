@@ -4,6 +4,7 @@
 package asynchttp
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"net/http/httptrace"
@@ -30,13 +31,14 @@ const (
 	CloseClientClosed                    // Client.Close
 	CloseMaxRequests                     // served MaxRequestsPerConn requests
 	CloseDrained                         // its host was drained (DrainHost)
+	CloseUpgraded                        // handed to the caller after 101 Switching Protocols; the socket stays open
 	numCloseReasons
 )
 
 var closeReasonNames = [numCloseReasons]string{
 	"idle timeout", "lifetime", "server closed", "evicted", "idle cap",
 	"not reusable", "error", "canceled", "idle closed", "client closed",
-	"max requests", "drained",
+	"max requests", "drained", "upgraded",
 }
 
 func (r CloseReason) String() string {
@@ -464,6 +466,22 @@ func (p *pool) closeConn(c *conn, why CloseReason) {
 	p.dispatchLocked()
 	p.mu.Unlock()
 	p.closeOne(c)
+}
+
+// handOver takes an in-use conn out of the pool for good, leaving its
+// socket open and its read buffer to the caller (a protocol upgrade): its
+// slots are free from now on, and it counts as closed with CloseUpgraded.
+// It returns the read buffer, which may hold bytes past the response head.
+func (p *pool) handOver(c *conn) *bufio.Reader {
+	p.mu.Lock()
+	p.forgetLocked(c, CloseUpgraded)
+	p.dispatchLocked()
+	p.mu.Unlock()
+	br := c.br
+	c.br = nil
+	c.recycleBuffers() // the write buffer only: it was flushed
+	p.reportClosed(c)
+	return br
 }
 
 // release takes back an in-use conn whose response is complete and which

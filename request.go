@@ -5,9 +5,11 @@ package asynchttp
 import (
 	"errors"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -31,8 +33,14 @@ type Request struct {
 	bodyStream io.Reader
 	bodySize   int64
 	getBody    func() (io.ReadCloser, error)
-	bodyUsed   bool // writeBody has read from bodyStream
+	bodyUsed   bool        // writeBody has read from bodyStream
+	bodyClosed atomic.Bool // bodyStream has been closed: it is closed once
 	connClose  bool
+
+	// Set by RoundTrip from an http.Request.
+	target  requestTarget // the request-target's form
+	opaque  string        // CONNECT's target from URL.Opaque, when set
+	trailer http.Header   // sent after a chunked body, read at its end
 
 	// Set by prepare.
 	prepared   bool
@@ -87,8 +95,9 @@ func (r *Request) Reset() {
 		r.body = nil
 	}
 	r.body = r.body[:0]
-	r.bodyStream, r.bodySize, r.getBody, r.bodyUsed = nil, 0, nil, false
+	r.setStream(nil, 0)
 	r.connClose = false
+	r.target, r.opaque, r.trailer = targetOrigin, "", nil
 	r.clearPrepared()
 	r.uriParsed, r.parsedURI, r.urlHostHeader = false, "", ""
 }
@@ -135,13 +144,13 @@ func (r *Request) Host() string { return r.hostOverride }
 // replaces any body stream.
 func (r *Request) SetBody(b []byte) {
 	r.body = append(r.body[:0], b...)
-	r.bodyStream, r.bodySize, r.getBody, r.bodyUsed = nil, 0, nil, false
+	r.setStream(nil, 0)
 }
 
 // SetBodyString is SetBody for a string.
 func (r *Request) SetBodyString(s string) {
 	r.body = append(r.body[:0], s...)
-	r.bodyStream, r.bodySize, r.getBody, r.bodyUsed = nil, 0, nil, false
+	r.setStream(nil, 0)
 }
 
 // Body returns the buffered body. It is valid until r changes.
@@ -155,8 +164,22 @@ func (r *Request) Body() []byte { return r.body }
 // SetBodyStream clears the buffered body and any SetGetBody function.
 func (r *Request) SetBodyStream(body io.Reader, size int64) {
 	r.body = r.body[:0]
-	r.bodyStream, r.bodySize, r.getBody, r.bodyUsed = body, size, nil, false
+	r.setStream(body, size)
 }
+
+func (r *Request) setStream(body io.Reader, size int64) {
+	r.bodyStream, r.bodySize, r.getBody, r.bodyUsed = body, size, nil, false
+	r.bodyClosed.Store(false)
+}
+
+// requestTarget is the form of a request-target (RFC 9112 §3.2).
+type requestTarget uint8
+
+const (
+	targetOrigin    requestTarget = iota // "/path?query" (or absolute-form through a proxy)
+	targetAuthority                      // "host:port", for CONNECT
+	targetAsterisk                       // "*", for a server-wide OPTIONS
+)
 
 // SetGetBody makes a stream body replayable: before a retry, the stream is
 // replaced by a fresh one from f. Call it after SetBodyStream.
@@ -304,14 +327,17 @@ func (r *Request) rewindBody() error {
 		return bodyReadError{errors.New("GetBody returned nil")}
 	}
 	r.bodyStream, r.bodyUsed = rc, false
+	r.bodyClosed.Store(false)
 	return nil
 }
 
 // closeBodyStream closes the body stream if it is an io.Closer. The client
 // calls it when it gives up on a request before writeBody ran, so that the
 // stream is always closed.
+// It may be called from the goroutine sending the body and from the
+// caller's at once (the caller stopping a send): the stream is closed once.
 func (r *Request) closeBodyStream() {
-	if c, ok := r.bodyStream.(io.Closer); ok {
+	if c, ok := r.bodyStream.(io.Closer); ok && r.bodyClosed.CompareAndSwap(false, true) {
 		c.Close()
 	}
 }

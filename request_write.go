@@ -6,7 +6,12 @@ package asynchttp
 import (
 	"bufio"
 	"io"
+	"net/http"
+	"slices"
 	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // framing returns the Content-Length to send, -1 for chunked, or -2 for no
@@ -39,6 +44,90 @@ func (r *Request) writeHead(bw *bufio.Writer, closeConn bool) error {
 	}
 	bw.WriteString(r.Method())
 	bw.WriteByte(' ')
+	switch {
+	case r.target == targetAuthority && !r.viaProxy:
+		if r.opaque != "" {
+			bw.WriteString(r.opaque)
+		} else {
+			bw.WriteString(r.hostHeader)
+		}
+	case r.target == targetAsterisk && !r.viaProxy:
+		bw.WriteByte('*')
+	default:
+		r.writeTarget(bw)
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	if r.hostOverride == "" {
+		if v := r.Header.Peek("Host"); v != nil {
+			bw.Write(v)
+		} else {
+			bw.WriteString(r.hostHeader)
+		}
+	} else {
+		bw.WriteString(r.hostHeader)
+	}
+	bw.WriteString("\r\n")
+
+	hasAuthz, hasClose, upgrade := false, false, false
+	for i := range r.Header.fields {
+		k, v := r.Header.nameAt(i), r.Header.valueAt(i)
+		switch {
+		case equalFoldBytes(k, "Host"), equalFoldBytes(k, "Content-Length"),
+			equalFoldBytes(k, "Transfer-Encoding"):
+			continue
+		case equalFoldBytes(k, "Authorization"):
+			hasAuthz = true
+		case equalFoldBytes(k, "Connection"):
+			hasClose = hasClose || listHasToken(v, "close")
+			upgrade = upgrade || listHasToken(v, "upgrade")
+		}
+		bw.Write(k)
+		bw.WriteString(": ")
+		bw.Write(v)
+		bw.WriteString("\r\n")
+	}
+	if r.proxyAuth != "" {
+		bw.WriteString("Proxy-Authorization: ")
+		bw.WriteString(r.proxyAuth)
+		bw.WriteString("\r\n")
+	}
+	if r.hasAuth && !hasAuthz {
+		bw.WriteString("Authorization: Basic ")
+		bw.Write(r.authBuf)
+		bw.WriteString("\r\n")
+	}
+	switch n := r.framing(); {
+	case n == -1:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	case n >= 0:
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), n, 10))
+		bw.WriteString("\r\n")
+	}
+	if len(r.trailer) > 0 {
+		// As net/http does: the fields to come after the body are declared
+		// (they only go out after a chunked body).
+		bw.WriteString("Trailer: ")
+		for i, k := range sortedKeys(r.trailer) {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			bw.WriteString(http.CanonicalHeaderKey(k))
+		}
+		bw.WriteString("\r\n")
+	}
+	// An upgrade request keeps its "Connection: upgrade" alone, as with
+	// net/http: the conn is not reused after it whatever the answer.
+	if (closeConn || r.connClose) && !hasClose && !upgrade {
+		bw.WriteString("Connection: close\r\n")
+	}
+	_, err := bw.WriteString("\r\n")
+	return err
+}
+
+// writeTarget writes the origin-form request-target ("/path?query"), or
+// the absolute-form through a plain HTTP proxy.
+func (r *Request) writeTarget(bw *bufio.Writer) {
 	if r.viaProxy {
 		// absolute-form (RFC 9112 §3.2.2), with the URL's authority
 		if r.hostOverride == "" {
@@ -64,58 +153,6 @@ func (r *Request) writeHead(bw *bufio.Writer, closeConn bool) error {
 			writeEscaped(bw, r.query)
 		}
 	}
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	if r.hostOverride == "" {
-		if v := r.Header.Peek("Host"); v != nil {
-			bw.Write(v)
-		} else {
-			bw.WriteString(r.hostHeader)
-		}
-	} else {
-		bw.WriteString(r.hostHeader)
-	}
-	bw.WriteString("\r\n")
-
-	hasAuthz, hasClose := false, false
-	for i := range r.Header.fields {
-		k, v := r.Header.nameAt(i), r.Header.valueAt(i)
-		switch {
-		case equalFoldBytes(k, "Host"), equalFoldBytes(k, "Content-Length"),
-			equalFoldBytes(k, "Transfer-Encoding"):
-			continue
-		case equalFoldBytes(k, "Authorization"):
-			hasAuthz = true
-		case equalFoldBytes(k, "Connection"):
-			hasClose = hasClose || listHasToken(v, "close")
-		}
-		bw.Write(k)
-		bw.WriteString(": ")
-		bw.Write(v)
-		bw.WriteString("\r\n")
-	}
-	if r.proxyAuth != "" {
-		bw.WriteString("Proxy-Authorization: ")
-		bw.WriteString(r.proxyAuth)
-		bw.WriteString("\r\n")
-	}
-	if r.hasAuth && !hasAuthz {
-		bw.WriteString("Authorization: Basic ")
-		bw.Write(r.authBuf)
-		bw.WriteString("\r\n")
-	}
-	switch n := r.framing(); {
-	case n == -1:
-		bw.WriteString("Transfer-Encoding: chunked\r\n")
-	case n >= 0:
-		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), n, 10))
-		bw.WriteString("\r\n")
-	}
-	if (closeConn || r.connClose) && !hasClose {
-		bw.WriteString("Connection: close\r\n")
-	}
-	_, err := bw.WriteString("\r\n")
-	return err
 }
 
 // writeEscaped writes s with bytes >= 0x80 percent-encoded.
@@ -232,11 +269,53 @@ func (r *Request) copyChunked(bw *bufio.Writer) error {
 			}
 		}
 		if err == io.EOF {
-			_, werr := bw.WriteString("0\r\n\r\n")
+			bw.WriteString("0\r\n")
+			if len(r.trailer) > 0 {
+				writeTrailer(bw, r.trailer)
+			}
+			_, werr := bw.WriteString("\r\n")
 			return werr
 		}
 		if err != nil {
 			return bodyReadError{err}
 		}
 	}
+}
+
+// writeTrailer writes the trailer fields of a request, read now that its
+// body has ended, as net/http writes them: names canonical and sorted, CR
+// and LF in a value turned to spaces and the value trimmed, a field with
+// an invalid name skipped.
+func writeTrailer(bw *bufio.Writer, t http.Header) {
+	for _, k := range sortedKeys(t) {
+		name := http.CanonicalHeaderKey(k)
+		if !httpguts.ValidHeaderFieldName(name) {
+			continue
+		}
+		for _, v := range t[k] {
+			bw.WriteString(name)
+			bw.WriteString(": ")
+			bw.WriteString(strings.TrimSpace(strings.Map(newlineToSpace, v)))
+			bw.WriteString("\r\n")
+		}
+	}
+}
+
+func newlineToSpace(r rune) rune {
+	if r == '\r' || r == '\n' {
+		return ' '
+	}
+	return r
+}
+
+// sortedKeys returns the keys of h in the order of their canonical forms.
+func sortedKeys(h http.Header) []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		return strings.Compare(http.CanonicalHeaderKey(a), http.CanonicalHeaderKey(b))
+	})
+	return keys
 }
