@@ -134,7 +134,11 @@ type Config struct {
 	// fails to connect is skipped for AddrCooldown (and the next one tried
 	// at once); the set is resolved again when older than AddrTTL. Nil
 	// means net.DefaultResolver.LookupHost when Dial is nil; with a custom
-	// Dial and no LookupHost, host names go to Dial unresolved.
+	// Dial and no LookupHost, host names go to Dial unresolved. One lookup
+	// of a name serves every dial waiting for it, so it runs under a
+	// context of its own (bounded by DialTimeout, ended by Close) that
+	// carries none of the callers' values; each caller's httptrace
+	// DNSStart and DNSDone report it.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
 
 	// AddrTTL is how long resolved addresses are used before resolving

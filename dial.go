@@ -223,7 +223,7 @@ func dialErr(ctx, inner context.Context, op, addr string, err error) error {
 		}
 		return &TimeoutError{Op: op, Err: fmt.Errorf("%s: %w", addr, err)}
 	}
-	return fmt.Errorf("asynchttp: %s %s: %w", op, addr, err)
+	return &dialError{op: op, addr: addr, err: err}
 }
 
 var defaultDialer net.Dialer

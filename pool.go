@@ -4,6 +4,7 @@
 package asynchttp
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http/httptrace"
@@ -29,13 +30,14 @@ const (
 	CloseClientClosed                    // Client.Close
 	CloseMaxRequests                     // served MaxRequestsPerConn requests
 	CloseDrained                         // its host was drained (DrainHost)
+	CloseUpgraded                        // handed to the caller after 101 Switching Protocols; the socket stays open
 	numCloseReasons
 )
 
 var closeReasonNames = [numCloseReasons]string{
 	"idle timeout", "lifetime", "server closed", "evicted", "idle cap",
 	"not reusable", "error", "canceled", "idle closed", "client closed",
-	"max requests", "drained",
+	"max requests", "drained", "upgraded",
 }
 
 func (r CloseReason) String() string {
@@ -60,6 +62,7 @@ var (
 	_ = [1]struct{}{}[CloseClientClosed-CloseReason(pool.PoolClosed)]
 	_ = [1]struct{}{}[CloseMaxRequests-CloseReason(pool.MaxRequests)]
 	_ = [1]struct{}{}[CloseDrained-CloseReason(pool.Drained)]
+	_ = [1]struct{}{}[CloseUpgraded-CloseReason(pool.Upgraded)]
 )
 
 // connPool is the Client's view of its pool: the key-agnostic core
@@ -187,6 +190,19 @@ func (p *connPool) discardConn(c *conn) {
 		c.nc.Close()
 		p.core.ReportClosed(&c.Entry)
 	}
+}
+
+// handOver takes an in-use conn out of the pool for good, leaving its
+// socket open and its read buffer to the caller (a protocol upgrade): its
+// slots are free from now on, and it counts as closed with CloseUpgraded.
+// It returns the read buffer, which may hold bytes past the response head.
+func (p *connPool) handOver(c *conn) *bufio.Reader {
+	p.core.Detach(&c.Entry, pool.Upgraded)
+	br := c.br
+	c.br = nil
+	c.recycleBuffers() // the write buffer only: it was flushed
+	p.core.ReportClosed(&c.Entry)
+	return br
 }
 
 // lastRequest names why the request about to go out on cn is its last —

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/http/httptrace"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -65,7 +66,7 @@ func (d *dialer) candidates(ctx context.Context, t *dialTarget, trace *httptrace
 	}
 	s.mu.Unlock()
 	// The lookup starts without s.mu held: the pool's lock comes first.
-	if lead && !d.startLookup(ctx, s, host, trace) {
+	if lead && !d.startLookup(s, host) {
 		s.mu.Lock()
 		close(s.resolving)
 		s.resolving = nil
@@ -74,16 +75,27 @@ func (d *dialer) candidates(ctx context.Context, t *dialTarget, trace *httptrace
 	}
 	if stale {
 		// One lookup per name at a time, shared by every dial that needs
-		// it; each waits under its own context.
+		// it; each waits under its own context, and each sees the lookup
+		// in its own httptrace hooks (as net.Resolver reports a lookup
+		// it coalesced).
+		if trace != nil && trace.DNSStart != nil {
+			trace.DNSStart(httptrace.DNSStartInfo{Host: host})
+		}
 		select {
 		case <-wait:
 		case <-ctx.Done():
+			if trace != nil && trace.DNSDone != nil {
+				trace.DNSDone(httptrace.DNSDoneInfo{Err: ctx.Err(), Coalesced: !lead})
+			}
 			return nil, ctx.Err()
 		}
 		s.mu.Lock()
-		err, have := s.lookupErr, len(s.ips) > 0
+		err, ips := s.lookupErr, s.ips
 		s.mu.Unlock()
-		if err != nil && !have {
+		if trace != nil && trace.DNSDone != nil {
+			trace.DNSDone(dnsDone(ips, err, !lead))
+		}
+		if err != nil && len(ips) == 0 {
 			return nil, err
 		}
 		// A failed refresh keeps the addresses resolved before.
@@ -150,17 +162,18 @@ func (d *dialer) pruneAddrs(now time.Time) {
 }
 
 // startLookup resolves host in its own goroutine, under a context of its
-// own (no caller's cancellation can fail the others waiting on it),
-// bounded by DialTimeout and stopped by Close. It reports false when the
-// pool is closed.
-func (d *dialer) startLookup(ctx context.Context, s *addrSet, host string, trace *httptrace.ClientTrace) bool {
+// own, bounded by DialTimeout and stopped by Close: no caller's
+// cancellation can fail the others waiting on it, and it carries none of a
+// caller's values, so the resolver's own dials (UDP to a name server)
+// never reach a caller's httptrace ConnectStart and ConnectDone. The
+// callers report the lookup to their DNSStart and DNSDone themselves. It
+// reports false when the pool is closed.
+func (d *dialer) startLookup(s *addrSet, host string) bool {
 	timeout := d.lim.dialTimeout
 	if timeout <= 0 {
 		timeout = DefaultDialTimeout
 	}
-	// WithoutCancel keeps the caller's values: net.Resolver reports to its
-	// httptrace hooks itself.
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	lctx, cancel := context.WithTimeout(context.Background(), timeout)
 	if !d.core.Track(&cancel) {
 		cancel()
 		return false
@@ -168,28 +181,15 @@ func (d *dialer) startLookup(ctx context.Context, s *addrSet, host string, trace
 	lookup := d.cfg.LookupHost
 	if lookup == nil {
 		lookup = net.DefaultResolver.LookupHost
-		trace = nil // reported by net.Resolver
 	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
 		defer d.core.Untrack(&cancel)
 		defer cancel()
-		if trace != nil && trace.DNSStart != nil {
-			trace.DNSStart(httptrace.DNSStartInfo{Host: host})
-		}
 		ips, err := lookup(lctx, host)
 		if err == nil && len(ips) == 0 {
 			err = errors.New("no addresses")
-		}
-		if trace != nil && trace.DNSDone != nil {
-			addrs := make([]net.IPAddr, 0, len(ips))
-			for _, ip := range ips {
-				if a := net.ParseIP(ip); a != nil {
-					addrs = append(addrs, net.IPAddr{IP: a})
-				}
-			}
-			trace.DNSDone(httptrace.DNSDoneInfo{Addrs: addrs, Err: err})
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -227,4 +227,15 @@ func (d *dialer) markDown(t *dialTarget, addr string) {
 		}
 	}
 	s.downUntil[addr] = now.Add(d.lim.addrCooldown)
+}
+
+// dnsDone is what httptrace's DNSDone hears of a lookup.
+func dnsDone(ips []string, err error, coalesced bool) httptrace.DNSDoneInfo {
+	addrs := make([]net.IPAddr, 0, len(ips))
+	for _, ip := range ips {
+		if a, err := netip.ParseAddr(ip); err == nil {
+			addrs = append(addrs, net.IPAddr{IP: a.AsSlice(), Zone: a.Zone()})
+		}
+	}
+	return httptrace.DNSDoneInfo{Addrs: addrs, Err: err, Coalesced: coalesced}
 }

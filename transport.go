@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // RoundTrip implements http.RoundTripper, so a Client can be the Transport
@@ -41,20 +43,17 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 			ReleaseRequest(req)
 		}
 	}()
-	gz, err := c.fromHTTP(hreq, req)
+	gz, err := c.fromHTTP(hreq, req) // closes hreq.Body when it fails
 	if err != nil {
-		if hreq.Body != nil {
-			hreq.Body.Close() // RoundTrip always closes the body
-		}
 		return nil, err
 	}
 	if err := c.begin(req, hreq); err != nil {
-		return nil, err
+		return nil, httpErr(ctx, err)
 	}
 	for retried := false; ; retried = true {
 		cn, err := c.pool.acquire(ctx, req, retried)
 		if err != nil {
-			return nil, err
+			return nil, httpErr(ctx, err)
 		}
 		resp := AcquireResponse()
 		ex, err := c.sendAndReadHead(ctx, cn, req, resp)
@@ -63,38 +62,83 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 			if !retried && c.mayRetry(cn, req, err) {
 				continue
 			}
+			return nil, httpErr(ctx, err)
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols && isProtocolSwitch(&resp.Header) {
+			hr, err := c.upgrade(ctx, hreq, ex, resp)
+			ReleaseResponse(resp)
+			return hr, err
+		}
+		hr, err := c.toHTTP(ctx, hreq, req, ex, resp, gz)
+		if err != nil {
+			ReleaseResponse(resp)
 			return nil, err
 		}
 		handedOff = true
-		return c.toHTTP(ctx, hreq, req, ex, resp, gz), nil
+		return hr, nil
 	}
 }
 
+// defaultUserAgent is the User-Agent RoundTrip sends when the request has
+// none: net/http's own, so that servers and tests see what they see from
+// net/http's Transport.
+const defaultUserAgent = "Go-http-client/1.1"
+
 // fromHTTP fills req from hreq; it reports whether it asked for gzip on the
-// caller's behalf.
+// caller's behalf. It refuses what net/http's Transport refuses, in its
+// words, and closes hreq.Body when it does.
 func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error) {
-	u := hreq.URL
-	if u == nil {
-		return false, &RequestError{Field: "URL", Reason: "missing"}
+	if err := checkHTTPRequest(hreq); err != nil {
+		if hreq.Body != nil {
+			hreq.Body.Close() // RoundTrip always closes the body
+		}
+		return false, err
 	}
+	u := hreq.URL
 	uri := u.Scheme + "://"
 	if u.User != nil {
 		uri += u.User.String() + "@"
 	}
-	req.SetRequestURI(uri + u.Host + u.RequestURI())
+	switch target := u.RequestURI(); {
+	case hreq.Method == http.MethodConnect && u.Path == "":
+		// CONNECT host:port (RFC 9112 §3.2.3), or the URL's opaque part.
+		req.target, req.opaque = targetAuthority, u.Opaque
+		uri += u.Host + "/"
+	case target == "*":
+		req.target = targetAsterisk // OPTIONS * (RFC 9112 §3.2.4)
+		uri += u.Host + "/"
+	default:
+		uri += u.Host + target
+	}
+	req.SetRequestURI(uri)
 	if hreq.Method != "" {
 		req.SetMethod(hreq.Method)
 	}
 	if hreq.Host != "" && hreq.Host != u.Host {
 		req.SetHost(hreq.Host)
 	}
+	// User-Agent first, as net/http writes it: a default when there is
+	// none, nothing when it is set to "", the first value of several.
+	if ua, ok := hreq.Header["User-Agent"]; !ok {
+		req.Header.Add("User-Agent", defaultUserAgent)
+	} else if len(ua) > 0 && ua[0] != "" {
+		req.Header.Add("User-Agent", ua[0])
+	}
 	for k, vs := range hreq.Header {
-		if textproto.CanonicalMIMEHeaderKey(k) == "Host" {
-			continue // net/http ignores it too: req.Host rules
+		switch textproto.CanonicalMIMEHeaderKey(k) {
+		case "Host": // net/http ignores it too: req.Host rules
+			continue
+		case "User-Agent":
+			if k == "User-Agent" {
+				continue // written above
+			}
 		}
 		for _, v := range vs {
 			req.Header.Add(k, v)
 		}
+	}
+	if len(hreq.Trailer) > 0 {
+		req.trailer = hreq.Trailer // read when the body ends
 	}
 	if hreq.Close {
 		req.SetConnectionClose(true)
@@ -109,7 +153,7 @@ func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error)
 			// buffer it, so that it goes out inline with the head, with
 			// no sender goroutine, and replays without GetBody.
 			if err := bufferBody(req, hreq.Body, size); err != nil {
-				return false, err
+				return false, err // bufferBody closed it
 			}
 		} else {
 			req.SetBodyStream(hreq.Body, size)
@@ -126,8 +170,9 @@ func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error)
 	return gz, nil
 }
 
-// toHTTP builds the http.Response of an exchange whose head is in resp.
-func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, ex exchange, resp *Response, gz bool) *http.Response {
+// toHTTP builds the http.Response of an exchange whose head is in resp,
+// with the fields as net/http sets them. On error the conn is closed.
+func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, ex exchange, resp *Response, gz bool) (*http.Response, error) {
 	// One allocation holds the body reader and the response.
 	b := &respBody{c: c, ctx: ctx, ex: ex, req: req, resp: resp}
 	hr := &b.hr
@@ -139,7 +184,6 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 		ProtoMinor:    resp.ProtoMinor,
 		Header:        toHTTPHeader(&resp.Header),
 		ContentLength: resp.ContentLength,
-		Close:         ex.framing.close,
 		Request:       hreq,
 	}
 	if resp.ProtoMinor == 0 {
@@ -149,21 +193,9 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 		st := tc.ConnectionState()
 		hr.TLS = &st
 	}
-	if ex.framing.mode == framingChunked {
-		hr.TransferEncoding = []string{"chunked"}
-		hr.Trailer = make(http.Header)
-		resp.Header.VisitAll(func(k, v []byte) {
-			if !equalFoldBytes(k, "Trailer") {
-				return
-			}
-			for len(v) > 0 {
-				var name []byte
-				name, v = nextListElem(v)
-				if len(name) > 0 {
-					hr.Trailer[textproto.CanonicalMIMEHeaderKey(string(name))] = nil
-				}
-			}
-		})
+	if err := httpFields(hr, ex.framing); err != nil {
+		c.finish(ctx, ex, false)
+		return nil, err
 	}
 	if ex.framing.mode == framingNone {
 		c.finish(ctx, ex, true)
@@ -171,7 +203,7 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 		closeUnsent(req)
 		ReleaseRequest(req)
 		hr.Body = http.NoBody
-		return hr
+		return hr, nil
 	}
 	ex.cn.body.reset(ex.cn.br, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
 	hr.Body = b
@@ -182,7 +214,58 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 		hr.Uncompressed = true
 		hr.Body = &gzipBody{body: b}
 	}
-	return hr
+	return hr, nil
+}
+
+// httpFields moves what net/http does not leave in Response.Header to its
+// own fields: Transfer-Encoding to TransferEncoding (Content-Length goes
+// with a chunked body), the names a Trailer field declares to Trailer
+// (values nil until the body ends), and a "Connection: close" of HTTP/1.1
+// to Close, which also says the body runs to the connection's close.
+func httpFields(hr *http.Response, f bodyFraming) error {
+	h := hr.Header
+	connection := h["Connection"]
+	hasClose := httpguts.HeaderValuesContainsToken(connection, "close")
+	switch {
+	case hr.ProtoMinor == 0:
+		hr.Close = hasClose || !httpguts.HeaderValuesContainsToken(connection, "keep-alive")
+	case hasClose:
+		hr.Close = true
+		delete(h, "Connection")
+	}
+	if f.mode == framingClose {
+		hr.Close = true // an unbounded body
+	}
+	if _, ok := h["Transfer-Encoding"]; ok {
+		delete(h, "Transfer-Encoding")
+		if f.mode == framingChunked {
+			hr.TransferEncoding = []string{"chunked"}
+			delete(h, "Content-Length")
+		}
+	}
+	declared, ok := h["Trailer"]
+	if !ok || f.mode != framingChunked {
+		return nil // net/http also leaves a Trailer field without chunks in Header
+	}
+	delete(h, "Trailer")
+	for _, v := range declared {
+		for _, name := range strings.Split(v, ",") {
+			name = textproto.TrimString(name)
+			if name == "" {
+				continue
+			}
+			key := textproto.CanonicalMIMEHeaderKey(name)
+			switch key {
+			case "Transfer-Encoding", "Trailer", "Content-Length":
+				return protoErr("Trailer", fmt.Errorf("bad trailer key %q", key))
+			}
+			if hr.Trailer == nil {
+				hr.Trailer = make(http.Header)
+			}
+			hr.Trailer[key] = nil
+		}
+	}
+	return nil
 }
 
 // respBody streams a response body off its conn. Read and Close may be
@@ -231,7 +314,7 @@ func (b *respBody) Read(p []byte) (int, error) {
 		b.endLocked(false, errBodyClosed)
 		err = b.err
 	case err != nil:
-		b.endLocked(false, bodyErr(b.ctx, b.ex, err))
+		b.endLocked(false, bodyHTTPErr(b.ctx, bodyErr(b.ctx, b.ex, err)))
 		err = b.err
 	case b.closed:
 		// Closed while we read: the conn may carry a past deadline.

@@ -26,6 +26,7 @@ const (
 	PoolClosed                 // Shutdown
 	MaxRequests                // served Config.MaxRequests requests
 	Drained                    // its key was drained (Drain)
+	Upgraded                   // the owner's: detached, its socket handed to the caller (Detach)
 	NumReasons
 )
 
