@@ -186,8 +186,9 @@ type Config struct {
 // one per configuration and share it. Close it to release its connections
 // and its background goroutine.
 type Client struct {
-	cfg  Config
-	pool connPool
+	cfg    Config
+	pool   connPool
+	policy hostPolicy // nil: no host policy (policy.go)
 
 	closeOnce sync.Once
 	done      chan struct{}

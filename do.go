@@ -30,7 +30,7 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 		return err
 	}
 	for retried := false; ; retried = true {
-		cn, err := c.pool.acquire(ctx, req, retried)
+		cn, err := c.connFor(ctx, req, retried)
 		if err != nil {
 			return err
 		}

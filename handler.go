@@ -85,7 +85,7 @@ func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h 
 	}
 	var ex exchange
 	for retried := false; ; retried = true {
-		cn, err := c.pool.acquire(ctx, req, retried)
+		cn, err := c.connFor(ctx, req, retried)
 		if err != nil {
 			return false, c.report(h, err)
 		}

@@ -51,7 +51,7 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 		return nil, httpErr(ctx, err)
 	}
 	for retried := false; ; retried = true {
-		cn, err := c.pool.acquire(ctx, req, retried)
+		cn, err := c.connFor(ctx, req, retried)
 		if err != nil {
 			return nil, httpErr(ctx, err)
 		}
