@@ -1,5 +1,4 @@
-// One pooled connection: its socket and buffers, the liveness check before
-// reuse, and the deadlines that carry a caller's context onto its socket.
+// One pooled connection: socket, buffers, liveness check and the deadlines that carry a context.
 
 package asynchttp
 

@@ -1,6 +1,4 @@
-// Dialing, beneath the pool: a new conn to a host, directly or through its
-// proxy, over one of its resolved addresses, with TLS when the host wants
-// it. The pool core calls dial in slots it has reserved.
+// Dialing, beneath the pool: per-key dial targets, TCP (direct or via proxy) over resolved addresses, TLS.
 
 package asynchttp
 

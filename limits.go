@@ -1,5 +1,4 @@
-// Defaults, and their resolution from Config into the settings the pool,
-// the dialer and the exchange use.
+// Defaults, and their resolution from Config into the settings of the pool, the dialer and the exchange.
 
 package asynchttp
 

@@ -1,5 +1,4 @@
-// The seam for the host-policy layer, between the ways in and the
-// exchange: every attempt of every way in passes through connFor.
+// The host-policy seam between the ways in and the exchange: connFor, where every attempt takes its conn.
 
 package asynchttp
 

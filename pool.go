@@ -1,5 +1,4 @@
-// The Client's side of the pool core (internal/pool): close reasons, host
-// keys, and acquire and release of conns with their httptrace and Events.
+// The Client's side of the pool core (internal/pool): close reasons, host keys, acquire and release with httptrace and Events.
 
 package asynchttp
 

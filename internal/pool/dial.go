@@ -1,5 +1,4 @@
-// Dialing in reserved slots: the owner's Dial and Setup, the accounting of
-// the new conn, and giving the slots back when the dial fails or panics.
+// Dialing in reserved slots: the owner's Dial and Setup, counting the new conn, slots back on failure.
 
 package pool
 

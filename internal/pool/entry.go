@@ -1,5 +1,4 @@
-// Entry, the pool's bookkeeping inside each conn, and the intrusive lists
-// that thread entries through keys and the pool.
+// Entry, the pool's bookkeeping embedded in each conn, and the intrusive lists that thread entries.
 
 package pool
 

@@ -1,5 +1,4 @@
-// Closing conns outside the lock, and running the owner's callbacks so
-// that a panic in them neither unwinds the pool nor strands a conn.
+// Closing conns outside the lock, and running the owner's callbacks so a panic strands nothing.
 
 package pool
 

@@ -1,5 +1,4 @@
-// Idle conns: a deque per key and one least-recently-used list across
-// keys, expiry by idleness, Keep-Alive and lifetime, and the reaper's pass.
+// Idle conns: per-key deques, the pool-wide LRU list, expiry (idle, Keep-Alive, lifetime) and the reaper pass.
 
 package pool
 

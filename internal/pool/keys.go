@@ -1,6 +1,4 @@
-// Lingering keys: a key with no conn and no waiter stays known a while,
-// its counters with it, and is forgotten when it has lingered too long or
-// too many linger.
+// Lingering keys: a key with no conn and no waiter stays known a while, then is forgotten.
 
 package pool
 

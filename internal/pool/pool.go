@@ -1,7 +1,4 @@
-// Package pool is the key-agnostic connection pool under asynchttp's
-// Client: slots (in total, per key, idle), FIFO waiters across keys, idle
-// lists, expiry, eviction, lingering empty keys, counters and events. It
-// knows keys (strings) and conns (the Conn interface), never HTTP.
+// The pool: Config, Key and Pool, acquiring a conn (idle, dialed or handed over), reserving slots, releasing.
 
 package pool
 

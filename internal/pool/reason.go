@@ -1,4 +1,4 @@
-// Close reasons and the errors the pool returns when its owner gives none.
+// Close reasons, and the errors the pool returns when its owner gives none.
 
 package pool
 

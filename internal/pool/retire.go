@@ -1,5 +1,4 @@
-// Taking conns out of the pool: closing one, detaching one, draining a
-// key, closing the idle conns, shutting the pool.
+// Taking conns out of the pool: close, detach, drain a key, close idle conns, shut down.
 
 package pool
 

@@ -1,5 +1,4 @@
-// Stats, a snapshot of the pool per key and in total, and the invariants
-// that tie its accounting together.
+// Stats per key and in total, and the invariants that tie the pool's accounting together.
 
 package pool
 

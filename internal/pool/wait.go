@@ -1,5 +1,4 @@
-// Waiters: callers queued, FIFO across keys, for a slot or a conn, and the
-// dispatch that hands freed slots to the oldest waiter that may use one.
+// Waiters: callers queued FIFO across keys, and the dispatch of freed slots to the oldest that may use one.
 
 package pool
 
