@@ -30,13 +30,13 @@ type dialTarget struct {
 }
 
 // dialer opens new conns for the pool. It knows the Client's Config, not
-// the pool's accounting: the core (for Track and IsClosed) stops its dials
-// at Close.
+// the pool's accounting: it registers its dials and lookups in inflight,
+// which the pool's Shutdown stops, and never calls the pool.
 type dialer struct {
-	cfg  *Config
-	lim  *limits
-	core *pool.Pool
-	wg   *sync.WaitGroup // the Client's: lookups in flight
+	cfg      *Config
+	lim      *limits
+	inflight *pool.Inflight
+	wg       *sync.WaitGroup // the Client's: lookups in flight
 
 	mu    sync.Mutex
 	addrs map[string]*addrSet // by "host:port"; outlives targets, pruned by the reaper
@@ -97,11 +97,11 @@ func (d *dialer) dialConn(ctx context.Context, t *dialTarget) (net.Conn, error) 
 	// Close stops a handshake in flight, as it stops dials.
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if !d.core.Track(&cancel) {
+	if !d.inflight.Track(&cancel) {
 		nc.Close()
 		return nil, ErrClientClosed
 	}
-	defer d.core.Untrack(&cancel)
+	defer d.inflight.Untrack(&cancel)
 	tc, err := d.handshake(hctx, nc, t.serverName)
 	if err != nil {
 		return nil, dialErr(ctx, hctx, "tls handshake", t.addr, err)
@@ -122,10 +122,10 @@ func (d *dialer) dialTCP(ctx context.Context, t *dialTarget) (net.Conn, error) {
 		dctx, cancel = context.WithCancel(ctx)
 	}
 	defer cancel()
-	if !d.core.Track(&cancel) {
+	if !d.inflight.Track(&cancel) {
 		return nil, ErrClientClosed
 	}
-	defer d.core.Untrack(&cancel)
+	defer d.inflight.Untrack(&cancel)
 	dial := d.cfg.Dial
 	if dial == nil {
 		dial = defaultDialer.DialContext

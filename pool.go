@@ -90,7 +90,7 @@ func (p *connPool) init(c *Client) {
 		Jitter:         p.lim.jitter,
 		MaxRequests:    p.lim.maxRequests,
 		FIFO:           p.lim.fifo,
-		Linger:         p.lim.idleTimeout, // DefaultIdleTimeout when idle conns never time out
+		Linger:         orDefault(p.lim.idleTimeout, DefaultIdleTimeout), // also when idle conns never time out
 		NewKey: func(k *pool.Key, hint any) {
 			k.Data = p.dialer.target(k.Name(), hint.(*Request))
 		},
@@ -125,7 +125,7 @@ func (p *connPool) init(c *Client) {
 		cfg.Closed = func(pc pool.Conn, why pool.Reason) { f(pc.(*conn).info(), CloseReason(why)) }
 	}
 	p.core = pool.New(cfg)
-	p.dialer.core = p.core
+	p.dialer.inflight = p.core.Inflight()
 }
 
 // key returns req's pool key: "scheme://host:port", and the proxy (with a

@@ -174,7 +174,7 @@ func (d *dialer) startLookup(s *addrSet, host string) bool {
 		timeout = DefaultDialTimeout
 	}
 	lctx, cancel := context.WithTimeout(context.Background(), timeout)
-	if !d.core.Track(&cancel) {
+	if !d.inflight.Track(&cancel) {
 		cancel()
 		return false
 	}
@@ -185,7 +185,7 @@ func (d *dialer) startLookup(s *addrSet, host string) bool {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		defer d.core.Untrack(&cancel)
+		defer d.inflight.Untrack(&cancel)
 		defer cancel()
 		ips, err := lookup(lctx, host)
 		if err == nil && len(ips) == 0 {

@@ -75,12 +75,12 @@ func (p *Pool) dial(ctx context.Context, k *Key, gen uint64) (*Entry, error) {
 		// Shutdown stops a setup in flight, as it stops dials.
 		sctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		if !p.Track(&cancel) {
+		if !p.inflight.Track(&cancel) {
 			held = nil
 			p.CloseConn(e, PoolClosed)
 			return nil, p.errs.Closed
 		}
-		defer p.Untrack(&cancel)
+		defer p.inflight.Untrack(&cancel)
 		if err := setup(sctx, c); err != nil {
 			held = nil
 			p.CloseConn(e, Error)

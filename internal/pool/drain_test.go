@@ -98,10 +98,10 @@ func TestShutdownStopsADialInFlight(t *testing.T) {
 		h = newHarness(t, pool.Config{Dial: func(ctx context.Context, k *pool.Key) (pool.Conn, error) {
 			dctx, cancel := context.WithCancel(ctx)
 			defer cancel()
-			if !h.p.Track(&cancel) {
+			if !h.p.Inflight().Track(&cancel) {
 				return nil, errors.New("shut")
 			}
-			defer h.p.Untrack(&cancel)
+			defer h.p.Inflight().Untrack(&cancel)
 			<-dctx.Done()
 			return nil, dctx.Err()
 		}})

@@ -98,17 +98,17 @@ type Pool struct {
 	cfg  Config
 	errs Errors
 
-	mu      sync.Mutex
-	keys    map[string]*Key
-	total   int                              // open conns across keys: the MaxTotal semaphore
-	idle    entryList                        // every idle conn, least recently used first (links g)
-	waiters waitList                         // every waiter, in arrival order
-	waitSeq uint64                           // the last waiter's seq
-	ready   keyQueue                         // keys whose waiters may dial now
-	spare   sync.Pool                        // recycled *waiter (see newWaiter)
-	empty   emptyKeys                        // keys with no conn and no waiter, oldest first
-	dials   map[*context.CancelFunc]struct{} // dials in flight, stopped by Shutdown
-	closed  bool
+	mu       sync.Mutex
+	keys     map[string]*Key
+	total    int       // open conns across keys: the MaxTotal semaphore
+	idle     entryList // every idle conn, least recently used first (links g)
+	waiters  waitList  // every waiter, in arrival order
+	waitSeq  uint64    // the last waiter's seq
+	ready    keyQueue  // keys whose waiters may dial now
+	spare    sync.Pool // recycled *waiter (see newWaiter)
+	empty    emptyKeys // keys with no conn and no waiter, oldest first
+	inflight Inflight  // dials, lookups and setups in flight, stopped by Shutdown
+	closed   bool
 
 	counters
 	eventPanics atomic.Uint64
@@ -268,28 +268,9 @@ func (p *Pool) IsClosed() bool {
 	return p.closed
 }
 
-// Track registers the cancel func of a dial (or lookup, or setup) in
-// flight, so that Shutdown can stop it; it reports false when the pool is
-// shut already.
-func (p *Pool) Track(cancel *context.CancelFunc) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	if p.dials == nil {
-		p.dials = make(map[*context.CancelFunc]struct{})
-	}
-	p.dials[cancel] = struct{}{}
-	return true
-}
-
-// Untrack forgets a cancel func given to Track.
-func (p *Pool) Untrack(cancel *context.CancelFunc) {
-	p.mu.Lock()
-	delete(p.dials, cancel)
-	p.mu.Unlock()
-}
+// Inflight returns the registry of work in flight that Shutdown stops:
+// Config.Dial registers its dials and lookups there.
+func (p *Pool) Inflight() *Inflight { return &p.inflight }
 
 // noteWait records how long a caller waited for a conn to k. k is live:
 // the caller holds a conn or a dial slot of it.

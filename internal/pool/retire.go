@@ -80,9 +80,7 @@ func (p *Pool) CloseIdle() {
 func (p *Pool) Shutdown() {
 	p.mu.Lock()
 	p.closed = true
-	for cancel := range p.dials {
-		(*cancel)()
-	}
+	p.inflight.stop()
 	for w := p.waiters.head; w != nil; w = p.waiters.head {
 		p.dequeueLocked(w)
 		p.lingerIfEmptyLocked(w.k)
