@@ -444,18 +444,18 @@ func bufferBody(req *Request, body io.ReadCloser, size int64) error {
 	return nil
 }
 
-// statusLine is http.Response.Status ("200 OK"): a shared string when the
-// reason phrase is the usual one (or missing), else made from the parts.
+// statusLine is http.Response.Status as net/http makes it: "200 OK", or
+// the code alone when the status line has no reason phrase. The usual
+// lines are shared strings.
 func statusLine(resp *Response) string {
 	code := resp.StatusCode
-	text := http.StatusText(code)
-	if len(resp.reason) == 0 || string(resp.reason) == text {
-		if code >= 100 && code < 600 {
-			if s := statusLines[code-100]; s != "" {
-				return s
-			}
+	if len(resp.reason) == 0 {
+		return strconv.Itoa(code) // small codes: no allocation
+	}
+	if code >= 100 && code < 600 {
+		if s := statusLines[code-100]; s != "" && s[4:] == string(resp.reason) {
+			return s
 		}
-		return strconv.Itoa(code) + " " + text
 	}
 	return strconv.Itoa(code) + " " + string(resp.reason)
 }
