@@ -95,22 +95,22 @@ func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error)
 		return false, err
 	}
 	u := hreq.URL
-	uri := u.Scheme + "://"
+	var userinfo string
 	if u.User != nil {
-		uri += u.User.String() + "@"
+		userinfo = u.User.String() + "@"
 	}
-	switch target := u.RequestURI(); {
+	target := u.RequestURI()
+	switch {
 	case hreq.Method == http.MethodConnect && u.Path == "":
 		// CONNECT host:port (RFC 9112 §3.2.3), or the URL's opaque part.
 		req.target, req.opaque = targetAuthority, u.Opaque
-		uri += u.Host + "/"
+		target = "/"
 	case target == "*":
 		req.target = targetAsterisk // OPTIONS * (RFC 9112 §3.2.4)
-		uri += u.Host + "/"
-	default:
-		uri += u.Host + target
+		target = "/"
 	}
-	req.SetRequestURI(uri)
+	// One concatenation: one allocation.
+	req.SetRequestURI(u.Scheme + "://" + userinfo + u.Host + target)
 	if hreq.Method != "" {
 		req.SetMethod(hreq.Method)
 	}
