@@ -19,18 +19,40 @@ import (
 )
 
 // RoundTrip implements http.RoundTripper, so a Client can be the Transport
-// of an http.Client. It honours req.Context() (waiting, dialing, writing and
-// reading, the body included), req.Close, req.Host, streamed request bodies
-// (chunked when req.ContentLength is unknown) and req.GetBody, which makes a
-// body replayable for the one retry described at Do.
+// of an http.Client or an httputil.ReverseProxy. It honours req.Context()
+// (waiting, dialing, writing and reading, the body included), req.Close,
+// req.Host, req.Trailer (sent after a chunked body), streamed request
+// bodies (chunked when req.ContentLength is unknown) and req.GetBody, which
+// makes a body replayable for the one retry described at Do. The request
+// body is closed exactly once, on every path, possibly after RoundTrip
+// returns (a body still being sent while the response is read).
 //
 // The caller must read the response body to its end or close it: the
 // connection goes back to the pool at io.EOF, or at Close when at most
 // MaxDrainBytes remain and arrive within DrainTimeout; otherwise Close
-// closes it. Trailers are in resp.Trailer after io.EOF. Unless
-// DisableCompression is set, a request with no Accept-Encoding or Range
-// asks for gzip and the body is decompressed transparently
+// closes it. Trailers are in resp.Trailer after io.EOF (the names a
+// Trailer field declares are there from the start, with nil values).
+// Unless DisableCompression is set, a request with no Accept-Encoding or
+// Range asks for gzip and the body is decompressed transparently
 // (resp.Uncompressed is then true, as with net/http).
+//
+// A 101 Switching Protocols response that names its protocol (Upgrade
+// and "Connection: upgrade") hands the connection over: its Body is an
+// io.ReadWriteCloser (and a net.Conn) over the socket, with CloseWrite for
+// a half-close. The connection leaves the pool when RoundTrip returns: its
+// slots are free at once, Stats counts it closed with CloseUpgraded, and
+// neither the request's context nor the pool touches it again; Body.Close
+// closes it.
+//
+// Errors have net/http's identity: a request whose context ends returns
+// the context's error itself (context.Canceled, context.DeadlineExceeded,
+// or its cause); a body cut short reads io.ErrUnexpectedEOF; a failed
+// certificate check returns crypto/tls's own error
+// (*tls.CertificateVerificationError); a failed dial the dialer's
+// (*net.OpError); a request net/http would refuse is refused in its words
+// (`unsupported protocol scheme "ftp"`, `net/http: invalid header field
+// name ...`) as a *RequestError. A request without a User-Agent gets
+// net/http's, "Go-http-client/1.1"; one set to "" sends none.
 func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 	ctx := hreq.Context()
 	req := AcquireRequest()
