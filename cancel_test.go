@@ -69,7 +69,8 @@ func (c *hookedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// hookedDialer dials wrapped conns; arm sets the hooks of the next conn dialed.
+// hookedDialer dials wrapped conns; onWrite and onRead, when set, become
+// the hooks of the next conn dialed.
 type hookedDialer struct {
 	mu              sync.Mutex
 	onWrite, onRead func(c *hookedConn)
@@ -136,11 +137,12 @@ func TestCancelMidRequestReturnsCause(t *testing.T) {
 	assert.Equal(t, uint64(1), c.Stats().ClosedBy[asynchttp.CloseCanceled])
 }
 
-// The context watch's interrupt (a past deadline) is overwritten by the
-// engine's own SetReadDeadline/SetDeadline when the context ends between
-// two steps of sendAndReadHead (do.go:336 and do.go:351). The cancel is
-// then ignored: until ResponseHeaderTimeout in the first case, and for as
-// long as the server stalls the body in the second.
+// A context that ends between two steps of an exchange (right after the
+// request is written, or right after the head arrives) ends the call, even
+// though the engine sets read deadlines of its own at those steps: they
+// must not overwrite the context watch's interrupt (a past deadline), or
+// the cancel would wait for ResponseHeaderTimeout in the first case, and
+// for as long as the server stalls the body in the second.
 func TestCancelNotOverwrittenByDeadlineReset(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
@@ -186,9 +188,9 @@ func TestCancelNotOverwrittenByDeadlineReset(t *testing.T) {
 	}
 }
 
-// The request body is written synchronously by the caller's goroutine: a
-// body stream that blocks (a pipe whose writer stalls) makes RoundTrip
-// ignore req.Context() entirely. net/http's Transport returns at once.
+// A canceled request context ends RoundTrip at once even while the request
+// body stream blocks (a pipe whose writer stalls), as with net/http's
+// Transport: the caller's goroutine is never stuck writing the body.
 func TestRoundTripCancelWhileRequestBodyStalls(t *testing.T) {
 	c := newClient(t, asynchttp.Config{})
 	srv := testserver.NewScripted(t, func(nc net.Conn) {
@@ -244,11 +246,11 @@ func TestRoundTripCancelDuringResponseBody(t *testing.T) {
 	assert.Zero(t, c.Stats().Open)
 }
 
-// Close of a streamed body racing with the Read that reaches its end: Close
-// interrupts the conn (past deadline), the Read still returns io.EOF, and
-// the conn is released with the past deadline on its socket while the
-// cached conn.deadline says otherwise. Handed straight to a waiter (no
-// liveness check), the next request fails at once with a timeout.
+// Closing a streamed body while the Read that reaches its end is under
+// way: Close interrupts the conn with a past deadline, and the Read still
+// returns io.EOF. The conn, released and handed straight to a waiter (no
+// liveness check), must not keep that past deadline on its socket: the
+// waiter's request succeeds.
 func TestBodyCloseRacingEOFLeavesConnUsable(t *testing.T) {
 	d := &hookedDialer{}
 	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1, Dial: d.dial, DisableCompression: true})

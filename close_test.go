@@ -44,8 +44,9 @@ func TestCloseFailsWaitersAndLaterCalls(t *testing.T) {
 	srv.WaitOpen(t, 0, 5*time.Second)
 }
 
-// A caller waiting only for a total slot (its host has no conn) is failed
-// by Close, but its host stays in the map: pool.close never drops it.
+// A caller waiting only for a total slot (its host has no conn) fails with
+// ErrClientClosed at Close; afterwards every host is empty and lingers, none
+// keeps a conn or a waiter.
 func TestCloseFailsTotalSlotWaiterAndEmptiesHosts(t *testing.T) {
 	c := newClient(t, asynchttp.Config{MaxTotalConns: 1})
 	entered := make(chan struct{}, 1)
@@ -77,9 +78,9 @@ func TestCloseFailsTotalSlotWaiterAndEmptiesHosts(t *testing.T) {
 	assert.Zero(t, asynchttp.ActiveHostCount(c), "hosts with conns or waiters after Close")
 }
 
-// TestReview3CloseStopsTLSHandshake: Client.Close cancels dials in flight
-// through p.dials, but the TLS handshake runs on the caller's ctx, not on
-// the tracked dctx: a handshake in progress is not stopped by Close.
+// Client.Close stops a TLS handshake in progress as it stops a dial: the
+// handshake runs under the dial's context, which Close cancels, not only
+// under the caller's; the caller gets ErrClientClosed.
 func TestCloseStopsTLSHandshake(t *testing.T) {
 	c := newClient(t, asynchttp.Config{TLSHandshakeTimeout: -1})
 	hello := make(chan struct{}, 1)
@@ -104,10 +105,9 @@ func TestCloseStopsTLSHandshake(t *testing.T) {
 	require.ErrorIs(t, err, asynchttp.ErrClientClosed)
 }
 
-// TestReview2CloseStopsBootstrapOfPrewarm: Close stops dials in flight
-// (dial's dctx), but Bootstrap gets the caller's ctx: a Prewarm whose
-// Bootstrap waits on its ctx keeps running — its goroutines and the
-// socket — after Close has returned, until the caller's ctx ends.
+// Close stops a Prewarm whose Bootstrap waits on its context: Bootstrap
+// gets the dial's context, which Close cancels, so neither its goroutine
+// nor its socket outlives Close (the caller's own context is still live).
 func TestCloseStopsPrewarmBootstrap(t *testing.T) {
 	entered := make(chan struct{}, 1)
 	c := newClient(t, asynchttp.Config{Bootstrap: func(ctx context.Context, nc net.Conn) error {

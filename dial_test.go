@@ -57,11 +57,11 @@ func TestDialTimeoutReturnsTimeoutError(t *testing.T) {
 	assert.Zero(t, c.Stats().Open)
 }
 
-// TestDialCutByContextDeadlineReportsDeadlineExceeded: a dial cut off by the caller's
-// deadline reports context.DeadlineExceeded, like every other phase. The
-// dialer here behaves like net.Dialer, which turns the context's deadline
-// into a socket deadline: its i/o timeout can come back a moment before
-// the context's own timer has marked the context done.
+// TestDialCutByContextDeadlineReportsDeadlineExceeded: a dial cut off by the
+// caller's deadline reports context.DeadlineExceeded, like every other
+// phase. The dialer here behaves like net.Dialer, which turns the context's
+// deadline into a socket deadline: its i/o timeout can come back a moment
+// before the context's own timer has marked the context done.
 func TestDialCutByContextDeadlineReportsDeadlineExceeded(t *testing.T) {
 	c := newClient(t, asynchttp.Config{
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -105,11 +105,10 @@ func TestBootstrapRunsOncePerNewConn(t *testing.T) {
 	assert.Equal(t, int32(2), calls.Load(), "once per new connection")
 }
 
-// TestReview2SharedLookupCanceledByFirstCaller: A starts resolving a name;
-// B needs a new conn to the same name and waits for A's lookup (the
-// singleflight in candidates). A's context is canceled: its lookup fails
-// with A's cancellation, which is stored as lookupErr and handed to B,
-// whose own context is fine.
+// A starts resolving a name; B needs a new conn to the same name and
+// shares A's lookup. A's context is then canceled: B, whose own context is
+// live, must not fail with A's cancellation, and the name is looked up
+// once.
 func TestSharedLookupSurvivesFirstCallersCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := &pipeServer{serve: serveOK(nil)}

@@ -95,11 +95,11 @@ func TestDrainHostRetiresDialingConns(t *testing.T) {
 	assert.Equal(t, uint64(1), st.ClosedBy[asynchttp.CloseDrained])
 }
 
-// TestReview3DrainHostAfterReserveBeforeDial: a DrainHost that comes after
-// a conn's dial slot was reserved (the host counts it as dialing) but
-// before dial() snapshots drainGen is missed: the new conn is kept idle.
-// Here the window is made deterministic with the evicted victim's
-// ConnClosed callback, which runs between reserveLocked and dial.
+// A DrainHost that comes after a conn's dial slot was reserved (the host
+// counts it as dialing) but before the dial starts still retires that conn:
+// it is not kept idle. The window is made deterministic with the evicted
+// victim's ConnClosed callback, which runs between the reservation and the
+// dial.
 func TestDrainHostRetiresConnReservedBeforeDial(t *testing.T) {
 	ctx := testCtx(t)
 	var c *asynchttp.Client
@@ -132,10 +132,9 @@ func TestDrainHostRetiresConnReservedBeforeDial(t *testing.T) {
 	require.Equal(t, 2, b.Accepted(), "a conn dialed across DrainHost was reused")
 }
 
-// TestReview2DrainHostTakesProxiedStatsKey: DrainHost (and Prewarm) are
-// documented to take "a host key as in Stats.Hosts", but a proxied key
-// ("http://app.test:80 via http://127.0.0.1:N") is parsed as a URL and
-// rejected.
+// DrainHost (and Prewarm) take a host key as in Stats.Hosts, including a
+// proxied key ("http://app.test:80 via http://127.0.0.1:N"), which is not
+// a URL.
 func TestDrainHostAcceptsProxiedStatsKey(t *testing.T) {
 	var paddr atomic.Value
 	c := newClient(t, asynchttp.Config{Proxy: func(*http.Request) (*url.URL, error) {

@@ -103,8 +103,8 @@ func TestSlowEventCallbackDoesNotStallThePool(t *testing.T) {
 	require.NoError(t, <-slow)
 }
 
-// TestPanickingEventCallbacksAreCounted: a panic in any Events callback is recovered
-// and counted; no request fails and no conn is stranded.
+// TestPanickingEventCallbacksAreCounted: a panic in any Events callback is
+// recovered and counted; no request fails and no conn is stranded.
 func TestPanickingEventCallbacksAreCounted(t *testing.T) {
 	boom := func() { panic("callback bug") }
 	c := newClient(t, asynchttp.Config{MaxRequestsPerConn: 2, MaxConnsPerHost: 1, Events: asynchttp.Events{

@@ -85,12 +85,10 @@ func TestExpectContinueSendsBodyOnlyWhenAsked(t *testing.T) {
 	}
 }
 
-// TestReview2ExpectContinueTimeoutThenEarlyResponse: Expect: 100-continue
-// to a server that says nothing within ExpectContinueTimeout; the body then
-// goes out inline (send.go, readHeadOnContinue -> send), so when the server
-// answers 413 and stops reading, the caller is wedged in the write until
-// its context ends instead of getting the 413 (as it does without Expect,
-// where the body goes out from the bodySender).
+// Expect: 100-continue to a server that says nothing within
+// ExpectContinueTimeout: the body then goes out, and when the server answers
+// 413 and stops reading, the caller gets the 413 (as it does without
+// Expect) instead of being wedged in the write until its context ends.
 func TestExpectContinueTimeoutThenEarlyResponse(t *testing.T) {
 	c := newClient(t, asynchttp.Config{ExpectContinueTimeout: 20 * time.Millisecond})
 	release := make(chan struct{})
@@ -134,8 +132,8 @@ func (c *closeTracker) Close() error {
 }
 
 // Expect: 100-continue answered at once by a final response: the body is
-// never sent, the call succeeds, and the body stream is never closed
-// (closeUnsent only runs on error). RoundTrip must always close the body.
+// never sent and the call succeeds, and RoundTrip still closes the request
+// body, as an http.RoundTripper must.
 func TestExpectContinueUnsentBodyIsClosed(t *testing.T) {
 	c := newClient(t, asynchttp.Config{})
 	srv := testserver.NewScripted(t, func(nc net.Conn) {

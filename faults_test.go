@@ -25,9 +25,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestServerClosingMidBodyIsAnError: a body cut short by the server, by FIN or by
-// RST, is an error for Do and for RoundTrip's body reader, never a short
-// body reported as complete; the conn is not pooled.
+// TestServerClosingMidBodyIsAnError: a body cut short by the server, by FIN
+// or by RST, is an error for Do and for RoundTrip's body reader, never a
+// short body reported as complete; the conn is not pooled.
 func TestServerClosingMidBodyIsAnError(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
@@ -74,11 +74,11 @@ func TestServerClosingMidBodyIsAnError(t *testing.T) {
 	}
 }
 
-// TestRSTStormLeavesExactAccounting: 200 concurrent requests, twice, against a server that
-// resets half its conns: before any response byte, in the middle of a
-// response, or on the second request of a kept-alive conn. Every call ends
-// with a response or an error, none hangs, and once the idle conns are
-// closed the pool is empty and its accounting exact.
+// TestRSTStormLeavesExactAccounting: 200 concurrent requests, twice, against
+// a server that resets half its conns: before any response byte, in the
+// middle of a response, or on the second request of a kept-alive conn. Every
+// call ends with a response or an error, none hangs, and once the idle conns
+// are closed the pool is empty and its accounting exact.
 func TestRSTStormLeavesExactAccounting(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -155,11 +155,12 @@ func TestRSTStormLeavesExactAccounting(t *testing.T) {
 	}
 }
 
-// TestServerHangupsBetweenResponsesNeverReachCaller: 10,000 GETs at concurrency 64 against a keep-alive
-// server that hangs up at random points between responses (never inside
-// one): at once after a response, after a short idle pause, or after
-// reading the next request without answering it. The liveness check and
-// the one retry of an idempotent request hide all of it: zero errors.
+// TestServerHangupsBetweenResponsesNeverReachCaller: 10,000 GETs at
+// concurrency 64 against a keep-alive server that hangs up at random points
+// between responses (never inside one): at once after a response, after a
+// short idle pause, or after reading the next request without answering it.
+// The liveness check and the one retry of an idempotent request hide all of
+// it: zero errors.
 func TestServerHangupsBetweenResponsesNeverReachCaller(t *testing.T) {
 	requests := 10000
 	if testing.Short() {
@@ -270,11 +271,11 @@ func writeRaw(raw string) func(net.Conn) {
 	return func(nc net.Conn) { io.WriteString(nc, raw) }
 }
 
-// TestHostileResponsesGiveTypedErrorsAndNewConn: framing lies and malformed heads,
-// met through Do and RoundTrip. Each gives a typed error (or, for TE with
-// CL, the chunked body), and the conn is never used again: the client
-// hangs up, and the next request goes out on a new conn. (The parsers'
-// own tables are in response_test.go and body_test.go.)
+// TestHostileResponsesGiveTypedErrorsAndNewConn: framing lies and malformed
+// heads, met through Do and RoundTrip. Each gives a typed error (or, for TE
+// with CL, the chunked body), and the conn is never used again: the client
+// hangs up, and the next request goes out on a new conn. (The parsers' own
+// tables are in response_test.go and body_test.go.)
 func TestHostileResponsesGiveTypedErrorsAndNewConn(t *testing.T) {
 	endless := func(prefix, line string) func(net.Conn) {
 		return func(nc net.Conn) {

@@ -77,11 +77,9 @@ func (goexitHandler) OnStatus(*asynchttp.Response) asynchttp.Action {
 	return asynchttp.Continue
 }
 
-// TestGoexitInHandlerGivesBackConn: 16e8884 makes a Future whose
-// goroutine ends in runtime.Goexit settle, but doHandler's guard
-// (handler.go:104) keys on recover() only: a Handler method calling
-// runtime.Goexit leaves the conn in use forever (the host's one slot
-// gone).
+// A Handler method that calls runtime.Goexit settles its Future with an
+// error and gives back the conn: with MaxConnsPerHost 1 the next request
+// gets the host's one slot.
 func TestGoexitInHandlerGivesBackConn(t *testing.T) {
 	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
 	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1})
@@ -104,11 +102,9 @@ func TestGoexitInHandlerGivesBackConn(t *testing.T) {
 	assert.NoError(t, err, "the next request gets the host's one slot")
 }
 
-// TestGoexitInEventCallbackGivesBackConn: pool.event recovers a panic in
-// an Events callback but cannot stop runtime.Goexit, and no guard covers
-// the conn around it: ConnCreated (conn.go dial, after reserved=false,
-// held=nil) and ConnAcquired (pool.go acquire, before gotConn) strand the
-// conn in use.
+// runtime.Goexit in an Events callback that runs while the pool holds a
+// conn for the caller (ConnCreated, ConnAcquired) cannot be recovered like
+// a panic; the conn is given back all the same, and the caller ends.
 func TestGoexitInEventCallbackGivesBackConn(t *testing.T) {
 	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
 	var armed atomic.Bool
@@ -149,11 +145,9 @@ func TestGoexitInEventCallbackGivesBackConn(t *testing.T) {
 	}
 }
 
-// TestGoexitInBodySenderDoesNotWedgeDo: with a streamed body,
-// httptrace's WroteRequest runs in the body sender's goroutine
-// (send.go startBodySender). runtime.Goexit there ends that goroutine
-// before it sends on s.done, and bodySender.finish then waits on s.done
-// forever: Do never returns, whatever its context.
+// With a streamed body, httptrace's WroteRequest runs in the body sender's
+// goroutine. runtime.Goexit there ends that goroutine; Do must still
+// return rather than wait for the sender forever.
 func TestGoexitInBodySenderDoesNotWedgeDo(t *testing.T) {
 	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
 	c := newClient(t, asynchttp.Config{})

@@ -78,6 +78,7 @@ func newPipeClient(t *testing.T, cfg Config) *Client {
 	return c
 }
 
+// preparedRequest is a prepared GET to host, released when the test ends.
 func preparedRequest(t *testing.T, host string) *Request {
 	req := AcquireRequest()
 	req.SetRequestURI("http://" + host + "/")
@@ -86,6 +87,7 @@ func preparedRequest(t *testing.T, host string) *Request {
 	return req
 }
 
+// acquireResult is what one acquire started by queueAcquire returned.
 type acquireResult struct {
 	name string
 	cn   *conn
@@ -112,6 +114,7 @@ func queueAcquire(t *testing.T, ctx context.Context, c *Client, name string, req
 	}
 }
 
+// nextAcquireResult returns the next acquire served, failing t after 10s.
 func nextAcquireResult(t *testing.T, ch <-chan acquireResult) acquireResult {
 	t.Helper()
 	select {

@@ -91,6 +91,8 @@ func fetch(ctx context.Context, c *asynchttp.Client, how, url string) (int, stri
 	return resp.StatusCode, string(b), err
 }
 
+// httpGet sends a GET through hc and returns the response and its whole
+// body; the body is closed.
 func httpGet(t *testing.T, hc *http.Client, url string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(testCtx(t), "GET", url, nil)
@@ -116,6 +118,7 @@ func checkPoolEmpty(t *testing.T, c *asynchttp.Client) {
 	assert.Empty(t, asynchttp.CheckInvariants(c))
 }
 
+// waitChan waits for ch to deliver or close, failing t after 10s.
 func waitChan(t *testing.T, ch <-chan struct{}) {
 	t.Helper()
 	select {
@@ -136,6 +139,7 @@ func recvWithin[T any](ch <-chan T, d time.Duration) bool {
 	}
 }
 
+// zeros is an endless request body of zero bytes.
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

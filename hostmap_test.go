@@ -49,12 +49,12 @@ func TestEmptyHostLingers(t *testing.T) {
 	assert.False(t, ok, "an empty host has nothing to drain")
 }
 
-// startRequestAfterStaleIdleConn sets up, on a fake clock, a host whose only conn is
-// idle and past IdleTimeout but not yet reaped (the reaper ticks on whole
-// seconds, the conn went idle at +0.5s), then starts a request to it that
-// the server holds. acquireConn's takeIdleLocked retires the expired conn,
-// which empties the host: lingerIfEmptyLocked puts it on the lingering list,
-// and acquireConn then reserves a dial on it without waking it.
+// startRequestAfterStaleIdleConn sets up, on a fake clock, a host whose
+// only conn is idle and past IdleTimeout but not yet reaped (the reaper
+// ticks on whole seconds, the conn went idle at +0.5s), then starts a
+// request to it that the server holds. Taking the expired conn retires it,
+// which empties the host for a moment; the request then dials a new conn
+// on the same host.
 func startRequestAfterStaleIdleConn(t *testing.T, c *asynchttp.Client, url string) (held chan error) {
 	time.Sleep(500 * time.Millisecond)
 	_, _, err := get(t.Context(), c, "GET", url+"/")
@@ -72,9 +72,9 @@ func startRequestAfterStaleIdleConn(t *testing.T, c *asynchttp.Client, url strin
 	return held
 }
 
-// TestRetiringStaleIdleConnOnTakeKeepsHostActive: the host has a conn in
-// use (dialed after the stale one was retired) but is still on the
-// lingering list, so the accounting breaks and DrainHost ignores it.
+// A host emptied by retiring an expired idle conn on take, which then gets
+// a new conn in use, is active again: it is not on the lingering list, the
+// accounting holds, and DrainHost sees it.
 func TestRetiringStaleIdleConnOnTakeKeepsHostActive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hold := make(chan struct{})
@@ -102,11 +102,11 @@ func TestRetiringStaleIdleConnOnTakeKeepsHostActive(t *testing.T) {
 	})
 }
 
-// TestReaperKeepsHostWithConnInUse: the host wrongly lingering
-// is pruned by the reaper after IdleTimeout while its conn is still in use;
-// the next request to it makes a second hostPool for the same key and
-// dials past MaxConnsPerHost, and the in-use conn is then accounted in the
-// total but under no host.
+// After startRequestAfterStaleIdleConn the host serves a long request: the
+// reaper, after IdleTimeout, must not prune a host whose conn is in use.
+// Were it pruned, the next request would make a second host for the same key
+// and dial past MaxConnsPerHost, and the conn in use would count in the
+// total under no host.
 func TestReaperKeepsHostWithConnInUse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hold := make(chan struct{})

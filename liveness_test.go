@@ -22,11 +22,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// An idle conn keeps the socket deadline of the last caller's context. Once
-// that deadline has passed, the liveness check (RawConn.Read) fails on the
-// expired deadline and the healthy conn is thrown away as "server closed":
-// callers with per-request timeouts never reuse a conn idle longer than
-// their timeout.
+// An idle conn may still carry the socket deadline of its last caller's
+// context. The liveness check does not mistake that expired deadline for a
+// closed conn: a healthy conn idle past the previous caller's deadline is
+// reused, not thrown away as "server closed".
 func TestLivenessCheckIgnoresPreviousCallersDeadline(t *testing.T) {
 	c := newClient(t, asynchttp.Config{})
 	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,10 +52,11 @@ func TestLivenessCheckIgnoresPreviousCallersDeadline(t *testing.T) {
 	assert.Equal(t, 1, srv.Accepted(), "the idle conn should have been reused")
 }
 
-// TestIdleConnsClosedByServerAreNotSeenByCaller: the server closes each keep-alive conn
-// after 20ms of idleness (its keep-alive timeout). The client holds four
-// such conns when the server closes them; the next requests, concurrent
-// and sequential, succeed without the caller seeing an error.
+// TestIdleConnsClosedByServerAreNotSeenByCaller: the server closes each
+// keep-alive conn after 20ms of idleness (its keep-alive timeout). The
+// client holds four such conns when the server closes them; the next
+// requests, concurrent and sequential, succeed without the caller seeing an
+// error.
 func TestIdleConnsClosedByServerAreNotSeenByCaller(t *testing.T) {
 	for _, how := range via {
 		t.Run(how, func(t *testing.T) {
@@ -131,13 +131,13 @@ func TestIdleConnsClosedByServerAreNotSeenByCaller(t *testing.T) {
 	}
 }
 
-// TestStaleConnFoundDeadOrRetried: the server answers one request per conn and then
-// hangs up, either at once or only after reading the next request (the
-// request fails before any response byte). A conn closed while idle is
+// TestStaleConnFoundDeadOrRetried: the server answers one request per conn
+// and then hangs up, either at once or only after reading the next request
+// (the request fails before any response byte). A conn closed while idle is
 // found dead by the liveness check when it was idle long enough to be
-// checked; a conn taken back at once is reused unchecked and fails like
-// the second case. Either way an idempotent request succeeds without the
-// caller seeing an error.
+// checked; a conn taken back at once is reused unchecked and fails like the
+// second case. Either way an idempotent request succeeds without the caller
+// seeing an error.
 func TestStaleConnFoundDeadOrRetried(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
@@ -189,9 +189,10 @@ func TestStaleConnFoundDeadOrRetried(t *testing.T) {
 	}
 }
 
-// TestUnaskedBytesNeverReadAsNextResponse: bytes after a complete response, or sent to a conn while it
-// is idle (and checked: here at every reuse, in use after 1 ms of
-// idleness), are never read as the next request's response.
+// TestUnaskedBytesNeverReadAsNextResponse: bytes after a complete response,
+// or sent to a conn while it is idle (and checked: here at every reuse, in
+// use after 1 ms of idleness), are never read as the next request's
+// response.
 func TestUnaskedBytesNeverReadAsNextResponse(t *testing.T) {
 	const right = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nright"
 	const forged = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nforge"

@@ -125,9 +125,9 @@ func TestMultiAddressRoundRobinAndCooldown(t *testing.T) {
 	assert.Equal(t, uint64(30), c2.Stats().Created, "no request failed over the dead address more than once")
 }
 
-// TestLifetimeRebalancesAfterServerRestart: three servers behind one name; one restarts
-// and loses its connections to the other two. MaxConnLifetime (with
-// jitter) moves connections back to it within a few lifetimes.
+// TestLifetimeRebalancesAfterServerRestart: three servers behind one name;
+// one restarts and loses its connections to the other two. MaxConnLifetime
+// (with jitter) moves connections back to it within a few lifetimes.
 func TestLifetimeRebalancesAfterServerRestart(t *testing.T) {
 	c := newClient(t, asynchttp.Config{
 		LookupHost: trioLookup, MaxConnsPerHost: 6,

@@ -102,10 +102,10 @@ type panicReader struct{}
 
 func (panicReader) Read([]byte) (int, error) { panic("body bug") }
 
-// TestPanickingBodyStreamFailsRequest: a request body whose Read panics runs in the
-// body sender's goroutine, out of the caller's reach; the request fails
-// with the *PanicError instead of ending the process, and the conn is not
-// reused.
+// TestPanickingBodyStreamFailsRequest: a request body whose Read panics runs
+// in the body sender's goroutine, out of the caller's reach; the request
+// fails with the *PanicError instead of ending the process, and the conn is
+// not reused.
 func TestPanickingBodyStreamFailsRequest(t *testing.T) {
 	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1})
 	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -129,13 +129,11 @@ func TestPanickingBodyStreamFailsRequest(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// TestPanickingTLSCallbackOnHTTPSProxyClosesSocket: with an
-// "https" proxy, dialProxied runs the caller's TLS callbacks
-// (Config.TLSConfig, and httptrace's TLSHandshakeStart/Done) in its own
-// handshake with the proxy. dialConn's guard only covers the handshake
-// with the origin, so a panic in the proxy handshake leaves the proxy's
-// TCP socket open for good (the dial guard gives the slot back, but the
-// socket is nobody's). The origin handshake of 21c3aad closes its socket.
+// With an "https" proxy, the caller's TLS callbacks (Config.TLSConfig, and
+// httptrace's TLSHandshakeStart/Done) also run in the handshake with the
+// proxy. A panic there closes the proxy's TCP socket, as one in the
+// origin's handshake does, and gives the slot back: the next request
+// through the proxy succeeds.
 func TestPanickingTLSCallbackOnHTTPSProxyClosesSocket(t *testing.T) {
 	var armed atomic.Bool
 	boom := func() {

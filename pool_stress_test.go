@@ -16,11 +16,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestPoolDispatchUnderStressKeepsAccounting drives the pool alone (net.Pipe conns, no
-// traffic) from many goroutines over many hosts under both caps: callers
-// that give up early, retries that want a new conn, conns closed instead of
-// released, DrainHost, idle conns expiring under the callers. The accounting and the dispatch queue are checked
-// all along; a lost wake-up shows as a caller that never returns.
+// TestPoolDispatchUnderStressKeepsAccounting drives the pool alone (net.Pipe
+// conns, no traffic) from many goroutines over many hosts under both caps:
+// callers that give up early, retries that want a new conn, conns closed
+// instead of released, DrainHost, idle conns expiring under the callers. The
+// accounting and the dispatch queue are checked all along; a lost wake-up
+// shows as a caller that never returns.
 func TestPoolDispatchUnderStressKeepsAccounting(t *testing.T) {
 	const hosts, callers, rounds = 24, 96, 300
 	var pipes pipeDials

@@ -39,9 +39,9 @@ func TestPrewarmDialsUpToPerHostCap(t *testing.T) {
 	assert.Zero(t, n)
 }
 
-// TestPrewarmDialPanicReturnsPanicError: a Config.Dial that panics in one of Prewarm's dial
-// goroutines makes Prewarm return a *PanicError instead of ending the
-// process, and the other dials go on.
+// TestPrewarmDialPanicReturnsPanicError: a Config.Dial that panics in one of
+// Prewarm's dial goroutines makes Prewarm return a *PanicError instead of
+// ending the process, and the other dials go on.
 func TestPrewarmDialPanicReturnsPanicError(t *testing.T) {
 	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
 	var armed atomic.Bool

@@ -292,11 +292,10 @@ func TestBadProxyChoiceFailsTheRequest(t *testing.T) {
 	}
 }
 
-// TestReview2ProxyUserinfoIsPartOfTheKey: two requests to the same target
-// through the same proxy with different credentials. The host key (and the
-// hostPool's proxyAuth, fixed when the host pool is made) ignores the
-// proxy URL's user info, so bob's request goes out with alice's
-// Proxy-Authorization (and on alice's conn / CONNECT tunnel).
+// Two requests to the same target through the same proxy with different
+// credentials: the proxy URL's user info is part of the host key, so bob's
+// request never goes out with alice's Proxy-Authorization, on her conn or
+// through her CONNECT tunnel.
 func TestProxyUserinfoIsPartOfTheHostKey(t *testing.T) {
 	var paddr atomic.Value
 	var n atomic.Int32

@@ -186,6 +186,7 @@ func mixedExchange(ctx context.Context, c *Client, hc *http.Client, base, id str
 	return nil
 }
 
+// firstPartHandler keeps the first body part and aborts.
 type firstPartHandler struct{ first string }
 
 func (h *firstPartHandler) OnStatus(*Response) Action  { return Continue }

@@ -116,11 +116,10 @@ func TestRoundTripRetryRewindsBodyWithGetBody(t *testing.T) {
 	assert.Equal(t, 2, srv.Accepted())
 }
 
-// A retry (fresh acquire) under a full MaxTotalConns evicts the LRU idle
-// conn, which may be the last conn of its own host: reserveLocked retires
-// the victim first, forgetLocked drops the now empty host from the map, and
-// the new conn is then dialed into a hostPool that is no longer in the map.
-// The total semaphore and the per-host counts drift apart for good.
+// A retry (fresh acquire) under a full MaxTotalConns evicts the least
+// recently used idle conn, which may be the last conn of its own host. The
+// host stays in the map for the conn then dialed into it, so the total and
+// the per-host counts keep adding up.
 func TestRetryEvictingOwnHostsLastIdleConnKeepsAccounting(t *testing.T) {
 	c := newClient(t, asynchttp.Config{MaxTotalConns: 2})
 	var mu sync.Mutex

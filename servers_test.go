@@ -72,8 +72,8 @@ func rawServer(t *testing.T, reply func(path string) (raw string, closeAfter boo
 	})
 }
 
-// pipeServer dials net.Pipe conns whose far ends are served by fn, each in
-// a goroutine of the bubble.
+// pipeServer dials net.Pipe conns whose far ends are served by serve,
+// each in a goroutine of the bubble.
 type pipeServer struct {
 	serve  func(nc net.Conn)
 	dialed int

@@ -66,9 +66,9 @@ func TestTimeoutsOnFreshConn(t *testing.T) {
 	}
 }
 
-// TestStallingServerCutOffOnTime: a server that never answers, or stops partway, is cut
-// off by ResponseHeaderTimeout or the caller's deadline, on time; and
-// ResponseHeaderTimeout does not cut a body that is merely slow.
+// TestStallingServerCutOffOnTime: a server that never answers, or stops
+// partway, is cut off by ResponseHeaderTimeout or the caller's deadline, on
+// time; and ResponseHeaderTimeout does not cut a body that is merely slow.
 func TestStallingServerCutOffOnTime(t *testing.T) {
 	const head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
 	for _, tt := range []struct {

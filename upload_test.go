@@ -21,9 +21,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestEarlyResponseDuringUploadReachesCaller: the server reads the head of a 5 MiB
-// upload, answers 413 and closes without reading the body. The caller gets
-// the 413, through Do and through RoundTrip, buffered or streamed body.
+// TestEarlyResponseDuringUploadReachesCaller: the server reads the head of a
+// 5 MiB upload, answers 413 and closes without reading the body. The caller
+// gets the 413, through Do and through RoundTrip, buffered or streamed body.
 func TestEarlyResponseDuringUploadReachesCaller(t *testing.T) {
 	body := bytes.Repeat([]byte("u"), 5<<20)
 	for _, tt := range []struct {
@@ -71,10 +71,9 @@ func TestEarlyResponseDuringUploadReachesCaller(t *testing.T) {
 	}
 }
 
-// A server that answers before reading the whole upload (413, 401, ...) and
-// keeps the conn open: net/http returns the response. At HEAD (890bc61) the
-// body was written inline and this timed out; the uncommitted send.go
-// (concurrent body sender) fixes it. Kept as a regression guard.
+// A server that answers before reading the whole upload (413, 401, ...)
+// and keeps the conn open without reading the rest: RoundTrip returns the
+// response, as net/http does, while the endless body is still going out.
 func TestEarlyResponseWhileServerIgnoresEndlessUpload(t *testing.T) {
 	c := newClient(t, asynchttp.Config{})
 	stop := make(chan struct{})
@@ -124,9 +123,9 @@ func TestServerThatStopsReadingDoesNotWedge(t *testing.T) {
 	assert.Zero(t, c.Stats().Open)
 }
 
-// TestFullDuplexEchoKeepsConnReusable: the server answers 200 at once and echoes the body
-// as it arrives. The client keeps sending while it reads the response, as
-// net/http does, and the conn stays reusable.
+// TestFullDuplexEchoKeepsConnReusable: the server answers 200 at once and
+// echoes the body as it arrives. The client keeps sending while it reads the
+// response, as net/http does, and the conn stays reusable.
 func TestFullDuplexEchoKeepsConnReusable(t *testing.T) {
 	c := newClient(t, asynchttp.Config{})
 	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -182,17 +181,14 @@ func (c *deadlineHookConn) SetReadDeadline(d time.Time) error {
 	return c.TCPConn.SetReadDeadline(d)
 }
 
-// TestReview2FullDuplexBodyErrorAfterHeadHangs: a full-duplex exchange
-// (2xx head arrives while the streamed body is still going out), then the
-// request body's reader fails. The bodySender wakes the reader with a past
-// read deadline (send.go, startBodySender, case isBodyReadError) without
-// looking at headDone; when that lands before sendAndReadHead's
-// cn.setDeadline(ctx, dl) after the head, the deadline is overwritten and
-// the caller blocks reading a body the server will never send (it waits
-// for the rest of the request) until its context ends — forever without a
-// deadline. The order is forced through the conn's SetDeadline hook; the
-// scheduler may pick it on its own. Even when the wake-up works, the caller
-// gets a *TimeoutError (Timeout()==true) instead of the body's error.
+// A full-duplex exchange (the 2xx head arrives while the streamed body is
+// still going out), then the request body's reader fails. Do ends at once
+// with the body's error, not a timeout, rather than block reading a
+// response body the server will never send (it waits for the rest of the
+// request). The body sender wakes the reader with a past read deadline;
+// the conn's SetDeadline hook forces that wake-up to land just as the
+// engine sets its own deadline after the head, an order the scheduler may
+// otherwise pick on its own.
 func TestFullDuplexBodyErrorAfterHeadEndsDo(t *testing.T) {
 	boom := errors.New("request body source failed")
 	pr, pw := io.Pipe()

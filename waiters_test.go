@@ -56,9 +56,9 @@ func TestWaitersServedInArrivalOrder(t *testing.T) {
 	assert.Equal(t, 1, srv.Accepted())
 }
 
-// TestWaitersLeaveTheQueueWhenTheirContextEnds: callers queued for the one slot of a
-// host leave the queue when their context is canceled or its deadline
-// passes, each with its own cause, on time; the queue and the slot
+// TestWaitersLeaveTheQueueWhenTheirContextEnds: callers queued for the one
+// slot of a host leave the queue when their context is canceled or its
+// deadline passes, each with its own cause, on time; the queue and the slot
 // accounting come back to where they were, and the slot still works.
 func TestWaitersLeaveTheQueueWhenTheirContextEnds(t *testing.T) {
 	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1})
