@@ -96,7 +96,8 @@ func (r *Request) writeHead(bw *bufio.Writer, closeConn bool) error {
 		bw.Write(r.authBuf)
 		bw.WriteString("\r\n")
 	}
-	switch n := r.framing(); {
+	n := r.framing()
+	switch {
 	case n == -1:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	case n >= 0:
@@ -104,9 +105,9 @@ func (r *Request) writeHead(bw *bufio.Writer, closeConn bool) error {
 		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), n, 10))
 		bw.WriteString("\r\n")
 	}
-	if len(r.trailer) > 0 {
-		// As net/http does: the fields to come after the body are declared
-		// (they only go out after a chunked body).
+	if n == -1 && len(r.trailer) > 0 {
+		// The fields to come after the chunked body are declared, as
+		// net/http does (which sends none after a sized body).
 		bw.WriteString("Trailer: ")
 		for i, k := range sortedKeys(r.trailer) {
 			if i > 0 {

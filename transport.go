@@ -19,18 +19,40 @@ import (
 )
 
 // RoundTrip implements http.RoundTripper, so a Client can be the Transport
-// of an http.Client. It honours req.Context() (waiting, dialing, writing and
-// reading, the body included), req.Close, req.Host, streamed request bodies
-// (chunked when req.ContentLength is unknown) and req.GetBody, which makes a
-// body replayable for the one retry described at Do.
+// of an http.Client or an httputil.ReverseProxy. It honours req.Context()
+// (waiting, dialing, writing and reading, the body included), req.Close,
+// req.Host, req.Trailer (sent after a chunked body), streamed request
+// bodies (chunked when req.ContentLength is unknown) and req.GetBody, which
+// makes a body replayable for the one retry described at Do. The request
+// body is closed exactly once, on every path, possibly after RoundTrip
+// returns (a body still being sent while the response is read).
 //
 // The caller must read the response body to its end or close it: the
 // connection goes back to the pool at io.EOF, or at Close when at most
 // MaxDrainBytes remain and arrive within DrainTimeout; otherwise Close
-// closes it. Trailers are in resp.Trailer after io.EOF. Unless
-// DisableCompression is set, a request with no Accept-Encoding or Range
-// asks for gzip and the body is decompressed transparently
+// closes it. Trailers are in resp.Trailer after io.EOF (the names a
+// Trailer field declares are there from the start, with nil values).
+// Unless DisableCompression is set, a request with no Accept-Encoding or
+// Range asks for gzip and the body is decompressed transparently
 // (resp.Uncompressed is then true, as with net/http).
+//
+// A 101 Switching Protocols response that names its protocol (Upgrade
+// and "Connection: upgrade") hands the connection over: its Body is an
+// io.ReadWriteCloser (and a net.Conn) over the socket, with CloseWrite for
+// a half-close. The connection leaves the pool when RoundTrip returns: its
+// slots are free at once, Stats counts it closed with CloseUpgraded, and
+// neither the request's context nor the pool touches it again; Body.Close
+// closes it.
+//
+// Errors have net/http's identity: a request whose context ends returns
+// the context's error itself (context.Canceled, context.DeadlineExceeded,
+// or its cause); a body cut short reads io.ErrUnexpectedEOF; a failed
+// certificate check returns crypto/tls's own error
+// (*tls.CertificateVerificationError); a failed dial the dialer's
+// (*net.OpError); a request net/http would refuse is refused in its words
+// (`unsupported protocol scheme "ftp"`, `net/http: invalid header field
+// name ...`) as a *RequestError. A request without a User-Agent gets
+// net/http's, "Go-http-client/1.1"; one set to "" sends none.
 func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 	ctx := hreq.Context()
 	req := AcquireRequest()
@@ -95,22 +117,22 @@ func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error)
 		return false, err
 	}
 	u := hreq.URL
-	uri := u.Scheme + "://"
+	var userinfo string
 	if u.User != nil {
-		uri += u.User.String() + "@"
+		userinfo = u.User.String() + "@"
 	}
-	switch target := u.RequestURI(); {
+	target := u.RequestURI()
+	switch {
 	case hreq.Method == http.MethodConnect && u.Path == "":
 		// CONNECT host:port (RFC 9112 §3.2.3), or the URL's opaque part.
 		req.target, req.opaque = targetAuthority, u.Opaque
-		uri += u.Host + "/"
+		target = "/"
 	case target == "*":
 		req.target = targetAsterisk // OPTIONS * (RFC 9112 §3.2.4)
-		uri += u.Host + "/"
-	default:
-		uri += u.Host + target
+		target = "/"
 	}
-	req.SetRequestURI(uri)
+	// One concatenation: one allocation.
+	req.SetRequestURI(u.Scheme + "://" + userinfo + u.Host + target)
 	if hreq.Method != "" {
 		req.SetMethod(hreq.Method)
 	}
@@ -444,18 +466,18 @@ func bufferBody(req *Request, body io.ReadCloser, size int64) error {
 	return nil
 }
 
-// statusLine is http.Response.Status ("200 OK"): a shared string when the
-// reason phrase is the usual one (or missing), else made from the parts.
+// statusLine is http.Response.Status as net/http makes it: "200 OK", or
+// the code alone when the status line has no reason phrase. The usual
+// lines are shared strings.
 func statusLine(resp *Response) string {
 	code := resp.StatusCode
-	text := http.StatusText(code)
-	if len(resp.reason) == 0 || string(resp.reason) == text {
-		if code >= 100 && code < 600 {
-			if s := statusLines[code-100]; s != "" {
-				return s
-			}
+	if len(resp.reason) == 0 {
+		return strconv.Itoa(code) // small codes: no allocation
+	}
+	if code >= 100 && code < 600 {
+		if s := statusLines[code-100]; s != "" && s[4:] == string(resp.reason) {
+			return s
 		}
-		return strconv.Itoa(code) + " " + text
 	}
 	return strconv.Itoa(code) + " " + string(resp.reason)
 }
