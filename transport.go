@@ -258,15 +258,19 @@ func httpFields(hr *http.Response, f bodyFraming) error {
 	if f.mode == framingClose {
 		hr.Close = true // an unbounded body
 	}
-	if _, ok := h["Transfer-Encoding"]; ok {
+	if te, ok := h["Transfer-Encoding"]; ok {
 		delete(h, "Transfer-Encoding")
-		if f.mode == framingChunked {
+		// HTTP/1.0 ignores the field (and reads to the close); a HEAD,
+		// 1xx, 204 or 304 answer says chunked with no body to decode.
+		if hr.ProtoMinor > 0 && len(te) == 1 && strings.EqualFold(textproto.TrimString(te[0]), "chunked") {
 			hr.TransferEncoding = []string{"chunked"}
-			delete(h, "Content-Length")
+			if f.mode == framingChunked {
+				delete(h, "Content-Length")
+			}
 		}
 	}
 	declared, ok := h["Trailer"]
-	if !ok || f.mode != framingChunked {
+	if !ok || hr.TransferEncoding == nil {
 		return nil // net/http also leaves a Trailer field without chunks in Header
 	}
 	delete(h, "Trailer")
