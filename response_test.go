@@ -1,3 +1,5 @@
+// Reading a response head: framing, fields, 1xx, errors and limits.
+
 package asynchttp
 
 import (

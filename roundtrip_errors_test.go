@@ -222,7 +222,3 @@ func TestRefusedRequestsUseNetHTTPsWords(t *testing.T) {
 		})
 	}
 }
-
-type zeros struct{}
-
-func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

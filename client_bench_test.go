@@ -1,3 +1,6 @@
+// Benchmarks of Do and RoundTrip through a warm pool, and the check that a
+// warm Do allocates nothing.
+
 package asynchttp_test
 
 import (

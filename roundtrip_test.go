@@ -1,5 +1,5 @@
 // RoundTrip as an http.RoundTripper: streamed bodies, reuse, gzip,
-// trailers, Host, Connection: close, retries with GetBody, cancellation.
+// trailers, Host, Connection: close, request bodies, early Close.
 
 package asynchttp_test
 
@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -22,18 +21,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func httpGet(t *testing.T, hc *http.Client, url string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(testCtx(t), "GET", url, nil)
-	require.NoError(t, err)
-	resp, err := hc.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp, string(b)
-}
 
 func TestRoundTripReusesConns(t *testing.T) {
 	c := newClient(t, asynchttp.Config{})
@@ -85,7 +72,7 @@ func TestRoundTripStreamsLargeBodies(t *testing.T) {
 	assert.Equal(t, 1, srv.Accepted())
 }
 
-func TestRoundTripEarlyClose(t *testing.T) {
+func TestRoundTripEarlyBodyCloseDrainsOrCloses(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		size   int
@@ -120,7 +107,7 @@ func TestRoundTripEarlyClose(t *testing.T) {
 	}
 }
 
-func TestRoundTripGzip(t *testing.T) {
+func TestRoundTripDecodesGzipTransparently(t *testing.T) {
 	const text = "compressible compressible compressible"
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
@@ -153,7 +140,7 @@ func TestRoundTripGzip(t *testing.T) {
 	}
 }
 
-func TestRoundTripTrailersHostAndClose(t *testing.T) {
+func TestRoundTripTrailersHostOverrideAndClose(t *testing.T) {
 	c := newClient(t, asynchttp.Config{})
 	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Trailer", "X-Checksum")
@@ -180,7 +167,7 @@ func TestRoundTripTrailersHostAndClose(t *testing.T) {
 	assert.Zero(t, c.Stats().Open, "req.Close: the conn is not kept")
 }
 
-func TestRoundTripRequestBodies(t *testing.T) {
+func TestRoundTripSendsSizedAndChunkedBodies(t *testing.T) {
 	c := newClient(t, asynchttp.Config{})
 	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -225,7 +212,7 @@ func (f *failingBody) Read(p []byte) (int, error) {
 
 func (f *failingBody) Close() error { return nil }
 
-func TestRoundTripRequestBodyError(t *testing.T) {
+func TestRoundTripReturnsRequestBodyError(t *testing.T) {
 	c := newClient(t, asynchttp.Config{})
 	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
 	req, err := http.NewRequestWithContext(testCtx(t), "POST", srv.URL(), &failingBody{})
@@ -233,54 +220,6 @@ func TestRoundTripRequestBodyError(t *testing.T) {
 	_, err = c.RoundTrip(req)
 	require.ErrorContains(t, err, "disk on fire")
 	assert.NotErrorIs(t, err, asynchttp.ErrServerClosedConn)
-	assert.Zero(t, c.Stats().Open)
-}
-
-func TestRoundTripRetriesWithGetBody(t *testing.T) {
-	c := newClient(t, asynchttp.Config{})
-	srv := testserver.NewScripted(t, func(nc net.Conn) {
-		br := bufio.NewReader(nc)
-		for i := 0; ; i++ {
-			req, body, err := testserver.ReadRequest(br)
-			if err != nil || (i == 1 && req.URL.Path == "/second") {
-				return
-			}
-			testserver.Respond(nc, 200, req.Method+" "+string(body))
-		}
-	})
-	hc := &http.Client{Transport: c}
-	_, _ = httpGet(t, hc, srv.URL()+"/first")
-	// http.NewRequest sets GetBody for a strings.Reader.
-	req, err := http.NewRequestWithContext(testCtx(t), "PUT", srv.URL()+"/second", strings.NewReader("payload"))
-	require.NoError(t, err)
-	require.NotNil(t, req.GetBody)
-	resp, err := hc.Do(req)
-	require.NoError(t, err)
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Equal(t, "PUT payload", string(b))
-	assert.Equal(t, 2, srv.Accepted())
-}
-
-func TestRoundTripCancelDuringBody(t *testing.T) {
-	c := newClient(t, asynchttp.Config{})
-	srv := testserver.NewScripted(t, func(nc net.Conn) {
-		testserver.ReadRequest(bufio.NewReader(nc))
-		io.WriteString(nc, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nsome")
-		nc.Read(make([]byte, 1))
-	})
-	ctx, cancel := context.WithCancel(testCtx(t))
-	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL(), nil)
-	require.NoError(t, err)
-	resp, err := c.RoundTrip(req)
-	require.NoError(t, err)
-	buf := make([]byte, 4)
-	_, err = io.ReadFull(resp.Body, buf)
-	require.NoError(t, err)
-	cancel()
-	_, err = io.ReadAll(resp.Body)
-	require.ErrorIs(t, err, context.Canceled)
-	require.NoError(t, resp.Body.Close())
 	assert.Zero(t, c.Stats().Open)
 }
 
@@ -362,7 +301,7 @@ func TestRoundTripHeaderCanonicalisation(t *testing.T) {
 	assert.Equal(t, []string{"a=1", "b=2"}, resp.Header["Set-Cookie"])
 }
 
-func TestRoundTripSmallInMemoryBodies(t *testing.T) {
+func TestRoundTripInMemoryBodiesAndShortBodyRefused(t *testing.T) {
 	c := newClient(t, asynchttp.Config{})
 	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)

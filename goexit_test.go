@@ -1,11 +1,12 @@
-// Regression tests from a review of the Goexit-guard commits (15ecbc0,
-// 45dc778, 16e8884): runtime.Goexit (t.FailNow) in the caller's code must
-// give back the slot or conn, and must not wedge the caller.
+// runtime.Goexit (what t.FailNow does) in the caller's code: hooks,
+// Handlers, Events and the body sender give back the slot or conn and
+// never wedge the caller.
 
 package asynchttp_test
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"runtime"
@@ -20,27 +21,73 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// r7GoexitHandler calls runtime.Goexit in OnStatus.
-type r7GoexitHandler struct{ nopHandler }
+// TestGoexitInHooksGivesBackTheirConn: runtime.Goexit in a hook (what
+// t.FailNow does) ends the caller's goroutine without a panic to recover;
+// the pool gives back the slot or conn all the same.
+func TestGoexitInHooksGivesBackTheirConn(t *testing.T) {
+	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
+	var armed atomic.Bool
+	exit := func() {
+		if armed.CompareAndSwap(true, false) {
+			runtime.Goexit()
+		}
+	}
+	var d net.Dialer
+	for _, tt := range []struct {
+		name  string
+		dial  func(ctx context.Context, n, a string) (net.Conn, error)
+		trace *httptrace.ClientTrace
+	}{
+		{name: "Dial", dial: func(ctx context.Context, n, a string) (net.Conn, error) { exit(); return d.DialContext(ctx, n, a) }},
+		{name: "GotConn", trace: &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { exit() }}},
+		{name: "GotFirstResponseByte", trace: &httptrace.ClientTrace{GotFirstResponseByte: exit}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1, Dial: tt.dial})
+			ctx := testCtx(t)
+			if tt.trace != nil {
+				ctx = httptrace.WithClientTrace(ctx, tt.trace)
+			}
+			armed.Store(true)
+			ended := make(chan struct{})
+			go func() {
+				defer close(ended)
+				get(ctx, c, "GET", srv.URL())
+				t.Error("the hook's runtime.Goexit did not end the caller")
+			}()
+			select {
+			case <-ended:
+			case <-ctx.Done():
+				t.Fatal("the caller did not end")
+			}
+			st := c.Stats()
+			assert.Zero(t, st.InUse, "nothing stranded in use")
+			assert.Zero(t, st.Dialing)
+			_, _, err := get(ctx, c, "GET", srv.URL())
+			require.NoError(t, err, "the next request gets the host's one slot")
+		})
+	}
+}
 
-func (r7GoexitHandler) OnStatus(*asynchttp.Response) asynchttp.Action {
+// goexitHandler calls runtime.Goexit in OnStatus.
+type goexitHandler struct{ nopHandler }
+
+func (goexitHandler) OnStatus(*asynchttp.Response) asynchttp.Action {
 	runtime.Goexit()
 	return asynchttp.Continue
 }
 
-// TestRegression7HandlerGoexitGivesBackConn: 16e8884 makes a Future whose
-// goroutine ends in runtime.Goexit settle, but doHandler's guard
-// (handler.go:104) keys on recover() only: a Handler method calling
-// runtime.Goexit leaves the conn in use forever (the host's one slot
-// gone).
-func TestRegression7HandlerGoexitGivesBackConn(t *testing.T) {
+// A Handler method that calls runtime.Goexit settles its Future with an
+// error and gives back the conn: with MaxConnsPerHost 1 the next request
+// gets the host's one slot.
+func TestGoexitInHandlerGivesBackConn(t *testing.T) {
 	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
 	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1})
 	ctx := testCtx(t)
 	req := asynchttp.AcquireRequest()
 	defer asynchttp.ReleaseRequest(req)
 	req.SetRequestURI(srv.URL())
-	f := c.ExecuteHandler(ctx, req, r7GoexitHandler{})
+	f := c.ExecuteHandler(ctx, req, goexitHandler{})
 	select {
 	case <-f.Done():
 	case <-ctx.Done():
@@ -55,12 +102,10 @@ func TestRegression7HandlerGoexitGivesBackConn(t *testing.T) {
 	assert.NoError(t, err, "the next request gets the host's one slot")
 }
 
-// TestRegression7EventGoexitGivesBackConn: pool.event recovers a panic in
-// an Events callback but cannot stop runtime.Goexit, and no guard covers
-// the conn around it: ConnCreated (conn.go dial, after reserved=false,
-// held=nil) and ConnAcquired (pool.go acquire, before gotConn) strand the
-// conn in use.
-func TestRegression7EventGoexitGivesBackConn(t *testing.T) {
+// runtime.Goexit in an Events callback that runs while the pool holds a
+// conn for the caller (ConnCreated, ConnAcquired) cannot be recovered like
+// a panic; the conn is given back all the same, and the caller ends.
+func TestGoexitInEventCallbackGivesBackConn(t *testing.T) {
 	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
 	var armed atomic.Bool
 	exit := func() {
@@ -100,12 +145,10 @@ func TestRegression7EventGoexitGivesBackConn(t *testing.T) {
 	}
 }
 
-// TestRegression7SenderGoexitDoesNotWedgeDo: with a streamed body,
-// httptrace's WroteRequest runs in the body sender's goroutine
-// (send.go startBodySender). runtime.Goexit there ends that goroutine
-// before it sends on s.done, and bodySender.finish then waits on s.done
-// forever: Do never returns, whatever its context.
-func TestRegression7SenderGoexitDoesNotWedgeDo(t *testing.T) {
+// With a streamed body, httptrace's WroteRequest runs in the body sender's
+// goroutine. runtime.Goexit there ends that goroutine; Do must still
+// return rather than wait for the sender forever.
+func TestGoexitInBodySenderDoesNotWedgeDo(t *testing.T) {
 	srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
 	c := newClient(t, asynchttp.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
