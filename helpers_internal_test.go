@@ -103,10 +103,7 @@ func queueAcquire(t *testing.T, ctx context.Context, c *Client, name string, req
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c.pool.mu.Lock()
-		w := c.pool.waiters.n
-		c.pool.mu.Unlock()
-		if w == n {
+		if c.pool.waiting() == n {
 			return
 		}
 		require.True(t, time.Now().Before(deadline), "%s never queued", name)

@@ -19,6 +19,8 @@
 //     too), CloseIdle, Shutdown.
 //   - dial.go: the dial in reserved slots, through Config.Dial and
 //     Config.Setup, with the slots given back on failure or panic.
+//   - inflight.go: the registry of dials, lookups and setups in flight,
+//     handed down to the dialer, which Shutdown stops.
 //   - keys.go: keys with no conn and no waiter linger (with their
 //     counters) for Config.Linger, at most Config.MaxLingering of them.
 //   - stats.go, events.go, reason.go: counters, close reasons, the
