@@ -29,16 +29,21 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 	if err := c.begin(req, nil); err != nil {
 		return err
 	}
+	obs := c.observe(req) // nil unless Events has request callbacks
+	defer obs.unwound()
 	for retried := false; ; retried = true {
 		cn, err := c.connFor(ctx, req, retried)
 		if err != nil {
+			obs.end(0, err)
 			return err
 		}
+		obs.attempt(cn)
 		ex, err := c.sendAndReadHead(ctx, cn, req, resp)
 		if err != nil {
 			if !retried && c.mayRetry(cn, req, err) {
 				continue
 			}
+			obs.end(0, err)
 			return err
 		}
 		cn.body.reset(cn.br, ex.framing, c.pool.lim.maxBody, &resp.Trailer)
@@ -47,6 +52,7 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 			err = bodyErr(ctx, ex, err)
 		}
 		c.finish(ctx, ex, err == nil)
+		obs.end(resp.StatusCode, err)
 		return err
 	}
 }

@@ -215,6 +215,9 @@ func (p *connPool) lastRequest(cn *conn) CloseReason {
 // is recovered and counted, a runtime.Goexit closes c.
 func (p *connPool) eventHolding(c *conn, f func()) { p.core.EventHolding(&c.Entry, f) }
 
+// event runs an Events callback: a panic in it is recovered and counted.
+func (p *connPool) event(f func()) { p.core.Event(f) }
+
 // drainHost drains the host with key (see Client.DrainHost).
 func (p *connPool) drainHost(key string) bool { return p.core.Drain(key) }
 

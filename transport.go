@@ -59,8 +59,10 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 	// req lives until the exchange ends: a body may still be going out
 	// while the caller reads the response.
 	handedOff := false
+	var obs *reqObs // follows the request for Events' request callbacks
 	defer func() {
 		if !handedOff {
+			obs.unwound()
 			closeUnsent(req)
 			ReleaseRequest(req)
 		}
@@ -72,11 +74,15 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 	if err := c.begin(req, hreq); err != nil {
 		return nil, httpErr(ctx, err)
 	}
+	obs = c.observe(req)
 	for retried := false; ; retried = true {
 		cn, err := c.connFor(ctx, req, retried)
 		if err != nil {
-			return nil, httpErr(ctx, err)
+			err = httpErr(ctx, err)
+			obs.end(0, err)
+			return nil, err
 		}
+		obs.attempt(cn)
 		resp := AcquireResponse()
 		ex, err := c.sendAndReadHead(ctx, cn, req, resp)
 		if err != nil {
@@ -84,16 +90,24 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 			if !retried && c.mayRetry(cn, req, err) {
 				continue
 			}
-			return nil, httpErr(ctx, err)
+			err = httpErr(ctx, err)
+			obs.end(0, err)
+			return nil, err
 		}
 		if resp.StatusCode == http.StatusSwitchingProtocols && isProtocolSwitch(&resp.Header) {
 			hr, err := c.upgrade(ctx, hreq, ex, resp)
 			ReleaseResponse(resp)
+			if err != nil {
+				obs.end(0, err)
+			} else {
+				obs.end(hr.StatusCode, nil)
+			}
 			return hr, err
 		}
-		hr, err := c.toHTTP(ctx, hreq, req, ex, resp, gz)
+		hr, err := c.toHTTP(ctx, hreq, req, ex, resp, gz, obs)
 		if err != nil {
 			ReleaseResponse(resp)
+			obs.end(0, err)
 			return nil, err
 		}
 		handedOff = true
@@ -194,9 +208,9 @@ func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error)
 
 // toHTTP builds the http.Response of an exchange whose head is in resp,
 // with the fields as net/http sets them. On error the conn is closed.
-func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, ex exchange, resp *Response, gz bool) (*http.Response, error) {
+func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, ex exchange, resp *Response, gz bool, obs *reqObs) (*http.Response, error) {
 	// One allocation holds the body reader and the response.
-	b := &respBody{c: c, ctx: ctx, ex: ex, req: req, resp: resp}
+	b := &respBody{c: c, ctx: ctx, ex: ex, req: req, resp: resp, obs: obs}
 	hr := &b.hr
 	*hr = http.Response{
 		Status:        statusLine(resp),
@@ -221,6 +235,7 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 	}
 	if ex.framing.mode == framingNone {
 		c.finish(ctx, ex, true)
+		obs.end(hr.StatusCode, nil)
 		ReleaseResponse(resp)
 		closeUnsent(req)
 		ReleaseRequest(req)
@@ -303,6 +318,7 @@ type respBody struct {
 	ex   exchange
 	req  *Request // released when the exchange ends
 	resp *Response
+	obs  *reqObs // told when the exchange ends; nil when no one listens
 
 	mu       sync.Mutex
 	reading  bool
@@ -394,6 +410,11 @@ func (b *respBody) endLocked(ok bool, err error) {
 		})
 	}
 	b.c.finish(b.ctx, b.ex, ok) // waits for a body sender still at work
+	if err == io.EOF || err == errBodyClosed {
+		b.obs.end(b.hr.StatusCode, nil) // read to its end, or closed by the caller
+	} else {
+		b.obs.end(b.hr.StatusCode, err)
+	}
 	ReleaseResponse(b.resp)
 	closeUnsent(b.req)
 	ReleaseRequest(b.req)

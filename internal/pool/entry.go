@@ -54,6 +54,7 @@ type Entry struct {
 	reused    bool      // it served a request before the current one
 	wasIdle   bool      // it came from the idle list
 	idleTime  time.Duration
+	waited    time.Duration // how long its holder waited for a slot (a cap was reached)
 	closedBy  Reason
 	drain     atomic.Bool // Drain: close when released
 	h, g, a   links       // guarded by Pool.mu: key idle list, pool idle list, key open list
@@ -84,6 +85,11 @@ func (e *Entry) Reused() bool { return e.reused }
 // WasIdle reports whether the conn came from the idle list, and how long
 // it had been idle.
 func (e *Entry) WasIdle() (bool, time.Duration) { return e.wasIdle, e.idleTime }
+
+// Waited returns how long the holder waited in Acquire for a slot or a
+// conn, because a cap was reached; zero when it did not wait (dialing
+// time is not counted).
+func (e *Entry) Waited() time.Duration { return e.waited }
 
 // IdleTime is how long the conn had been idle when it was taken (zero
 // when it was dialed or handed over).

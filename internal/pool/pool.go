@@ -182,6 +182,7 @@ func (p *Pool) Acquire(ctx context.Context, key []byte, fresh bool, hint any) (*
 					p.CloseConn(e, ServerClosed)
 					continue
 				}
+				e.waited = 0
 				return e, nil
 			}
 		}
@@ -212,12 +213,18 @@ func (p *Pool) Acquire(ctx context.Context, key []byte, fresh bool, hint any) (*
 		if err != nil {
 			return nil, err
 		}
-		p.noteWait(k, time.Since(start))
+		waited := time.Since(start)
+		p.noteWait(k, waited)
 		if !g.dial() {
+			g.e.waited = waited
 			return g.e, nil // handed over by Release: it just served a request
 		}
 		p.closeOne(g.victim)
-		return p.dial(ctx, k, g.drainGen)
+		e, err := p.dial(ctx, k, g.drainGen)
+		if e != nil {
+			e.waited = waited
+		}
+		return e, err
 	}
 }
 
