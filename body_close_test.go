@@ -220,9 +220,13 @@ func TestRoundTripClosesBodyOnceOnEarlyResponse(t *testing.T) {
 
 // Cancelling the request while the body is blocked in Read: the client
 // stops the sender by closing the body (unblocking Read), and the sender's
-// own cleanup must not close it a second time.
+// own cleanup must not close it a second time. net/http is no reference
+// here: it leaves the Read blocked until it returns by itself.
 func TestRoundTripClosesBodyOnceWhenCancelledDuringRead(t *testing.T) {
 	eachBodyTransport(t, func(t *testing.T, bt bodyTransport) {
+		if bt.async {
+			t.Skip("net/http does not unblock a body's Read on cancellation")
+		}
 		srv := echoServer(t)
 		body := newCountingBody(10, true)
 		ctx, cancel := context.WithCancel(testCtx(t))
@@ -341,9 +345,10 @@ func TestRoundTripClosesEveryBodyOnceOnRetry(t *testing.T) {
 			br := bufio.NewReader(c)
 			for i := 0; ; i++ {
 				if first && i == 1 {
-					// The second request on the first conn: drop
-					// the conn with nothing answered.
-					_, _ = http.ReadRequest(br)
+					// The second request on the first conn: read
+					// it whole (no reset) and drop the conn with
+					// nothing answered.
+					_, _, _ = testserver.ReadRequest(br)
 					return
 				}
 				_, body, err := testserver.ReadRequest(br)
