@@ -297,8 +297,10 @@ func TestRoundTripClosesBodyOnceWhenRefused(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			eachBodyTransport(t, func(t *testing.T, bt bodyTransport) {
+				srv := testserver.NewScripted(t, func(net.Conn) {})
 				body := newCountingBody(10, false)
-				req, err := http.NewRequestWithContext(testCtx(t), "POST", tc.url, body)
+				u := strings.Replace(tc.url, "127.0.0.1:1", srv.Addr(), 1)
+				req, err := http.NewRequestWithContext(testCtx(t), "POST", u, body)
 				require.NoError(t, err)
 				req.ContentLength = 10
 				tc.setup(req)
@@ -308,6 +310,7 @@ func TestRoundTripClosesBodyOnceWhenRefused(t *testing.T) {
 				}
 				require.Error(t, err)
 				requireClosedOnce(t, bt, body)
+				assert.Equal(t, 0, srv.Accepted(), "refused before dialing")
 			})
 		})
 	}
