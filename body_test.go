@@ -1,3 +1,6 @@
+// Reading response bodies: Content-Length, chunked and close-delimited
+// framing, limits, discard, reuse.
+
 package asynchttp
 
 import (

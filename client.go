@@ -134,7 +134,11 @@ type Config struct {
 	// fails to connect is skipped for AddrCooldown (and the next one tried
 	// at once); the set is resolved again when older than AddrTTL. Nil
 	// means net.DefaultResolver.LookupHost when Dial is nil; with a custom
-	// Dial and no LookupHost, host names go to Dial unresolved.
+	// Dial and no LookupHost, host names go to Dial unresolved. One lookup
+	// of a name serves every dial waiting for it, so it runs under a
+	// context of its own (bounded by DialTimeout, ended by Close) that
+	// carries none of the callers' values; each caller's httptrace
+	// DNSStart and DNSDone report it.
 	LookupHost func(ctx context.Context, host string) ([]string, error)
 
 	// AddrTTL is how long resolved addresses are used before resolving
@@ -182,8 +186,9 @@ type Config struct {
 // one per configuration and share it. Close it to release its connections
 // and its background goroutine.
 type Client struct {
-	cfg  Config
-	pool pool
+	cfg    Config
+	pool   connPool
+	policy hostPolicy // nil: no host policy (policy.go)
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -232,11 +237,7 @@ func (c *Client) DrainHost(host string) (bool, error) {
 	if err := c.begin(req, nil); err != nil {
 		return false, err
 	}
-	key := string(req.hostKey())
-	if req.proxy != nil {
-		key += proxyKey(req.proxy)
-	}
-	return c.pool.drainHost(key), nil
+	return c.pool.drainHost(string(c.pool.key(req))), nil
 }
 
 // CloseIdleConnections closes every idle connection now. Connections in
@@ -259,10 +260,11 @@ func (c *Client) Prewarm(ctx context.Context, host string, n int) (int, error) {
 	if err := c.begin(req, nil); err != nil {
 		return 0, err
 	}
-	hp, slots, gen, err := c.pool.reserveWarm(req, n)
+	res, err := c.pool.core.ReserveWarm(c.pool.key(req), req, n)
 	if err != nil {
 		return 0, err
 	}
+	slots := res.Slots()
 	type result struct {
 		cn  *conn
 		err error
@@ -281,7 +283,7 @@ func (c *Client) Prewarm(ctx context.Context, host string, n int) (int, error) {
 				}
 				results <- r
 			}()
-			r.cn, r.err = c.pool.dial(ctx, hp, gen)
+			r.cn, r.err = c.pool.dialReserved(ctx, res)
 		}()
 	}
 	opened := 0

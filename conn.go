@@ -1,5 +1,4 @@
-// One pooled connection: dialing it, checking it before reuse, and the
-// deadlines that carry a caller's context onto its socket.
+// One pooled connection: socket, buffers, liveness check and the deadlines that carry a context.
 
 package asynchttp
 
@@ -9,50 +8,32 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
-	"net/http/httptrace"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/asynchttp/asynchttp/internal/pool"
 )
 
-type connState uint8
-
-const (
-	stateInUse connState = iota
-	stateIdle
-	stateClosed
-)
-
-// conn is a pooled connection. It is in exactly one place: in use by one
-// caller (who alone touches its buffers), or idle in its host's deque.
+// conn is a pooled connection. It is in exactly one place: dialing, in use
+// by one caller (who alone touches its buffers), or idle in the pool.
 type conn struct {
+	// Entry is the pool core's bookkeeping: key, state, creation and
+	// last-use times, the requests served (Requests), the server's
+	// Keep-Alive timeout (KeepAlive).
+	pool.Entry
+
 	nc        net.Conn
 	br        *bufio.Reader
 	bw        *bufio.Writer
-	hp        *hostPool
-	fd        int // the socket, for the liveness check; -1 when unavailable
-	isTLS     bool
-	createdAt time.Time
-	idleSince time.Time
-	retireAt  time.Time // MaxConnLifetime (with jitter) ends here; zero: never
-	state     connState // guarded by pool.mu
-	reused    bool      // it served a request before the current one
-	hlink     idleLinks // guarded by pool.mu
-	glink     idleLinks // guarded by pool.mu
-	alink     idleLinks // guarded by pool.mu
-	closedBy  CloseReason
-	drain     atomic.Bool // DrainHost: close when released
+	tgt       *dialTarget   // what it was dialed for: host, TLS, proxy
+	fd        int           // the socket, for the liveness check; -1 when unavailable
+	isTLS     bool          // TLS on the socket (to the host or to an https proxy)
+	peekAfter time.Duration // idle at least this long: peek at the socket before reuse
 
-	// Owned by the caller using the conn (or by the pool while it is idle).
-	requests   int           // requests completed on it
-	wasIdle    bool          // it came from the idle deque (for httptrace)
-	idleTime   time.Duration // how long it was idle then
-	serverIdle time.Duration // the server's Keep-Alive timeout, less a margin; 0: unknown
-
+	// Owned by the caller using the conn.
 	body     bodyReader
 	deadline time.Time // the deadline now set on nc
 	peekBuf  [1]byte
@@ -60,6 +41,8 @@ type conn struct {
 	// the first exchange under a context that can end.
 	watch func()
 }
+
+var _ pool.Conn = (*conn)(nil)
 
 const connBufSize = 4096
 
@@ -105,24 +88,16 @@ func (c *conn) recycleBuffers() {
 	c.body = bodyReader{}
 }
 
-func newConn(nc net.Conn, hp *hostPool, lim *limits) *conn {
+func newConn(nc net.Conn, t *dialTarget, peekAfter time.Duration) *conn {
 	c := &conn{
 		nc:        nc,
 		br:        newReader(nc),
 		bw:        newWriter(nc),
-		hp:        hp,
-		isTLS:     hp.tls || (hp.proxy != nil && hp.proxy.Scheme == "https"),
-		createdAt: time.Now(),
+		tgt:       t,
+		isTLS:     t.tls || (t.proxy != nil && t.proxy.Scheme == "https"),
+		fd:        -1,
+		peekAfter: peekAfter,
 	}
-	if lim.lifetime > 0 {
-		life := lim.lifetime
-		if lim.jitter > 0 {
-			// Conns made together must not all retire together.
-			life -= time.Duration(lim.jitter * rand.Float64() * float64(life))
-		}
-		c.retireAt = c.createdAt.Add(life)
-	}
-	c.fd = -1
 	under := nc
 	if tc, ok := nc.(*tls.Conn); ok {
 		under = tc.NetConn()
@@ -133,6 +108,13 @@ func newConn(nc net.Conn, hp *hostPool, lim *limits) *conn {
 		}
 	}
 	return c
+}
+
+// Close closes c's socket and recycles its buffers: the pool core calls
+// it for a conn it retires, or one the holder closes through it.
+func (c *conn) Close() {
+	c.nc.Close()
+	c.recycleBuffers()
 }
 
 // interrupt makes every blocked read and write of c return at once.
@@ -152,233 +134,15 @@ var aLongTimeAgo = time.Unix(1, 0)
 // noDeadline clears a deadline.
 var noDeadline time.Time
 
-// dial opens a conn to hp in slots already reserved by the caller; on
-// failure the slots are given back.
-func (p *pool) dial(ctx context.Context, hp *hostPool, gen uint64) (*conn, error) {
-	// The caller's code runs in here (Config.Dial, Proxy, TLS callbacks,
-	// Bootstrap). Should it panic (or call runtime.Goexit), the slots, or
-	// the new conn, are given back before the panic goes on: a caller that recovers (an HTTP
-	// server does, per request) must not leave the pool a conn short.
-	reserved := true
-	var held *conn
-	defer func() {
-		// Runs while a panic or runtime.Goexit unwinds, which goes on
-		// afterwards; every normal way out clears both flags first.
-		switch {
-		case held != nil:
-			p.closeConn(held, CloseError)
-		case reserved:
-			p.unreserve(hp)
-		}
-	}()
-	nc, err := p.dialConn(ctx, hp)
-	if err != nil {
-		reserved = false
-		p.unreserve(hp)
-		if p.isClosed() && ctx.Err() == nil {
-			return nil, ErrClientClosed
-		}
-		return nil, err
-	}
-	c := newConn(nc, hp, &p.lim)
-	p.mu.Lock()
-	reserved = false
-	hp.dialing--
-	hp.inUse++
-	hp.created++
-	hp.conns.pushBack(c, allLinks)
-	p.created++
-	if hp.drainGen != gen {
-		c.drain.Store(true) // DrainHost ran since the slots were reserved
-	}
-	closed := p.closed
-	if closed {
-		p.forgetLocked(c, CloseClientClosed)
-	}
-	p.mu.Unlock()
-	if !closed {
-		held = c // from here until it is returned or closed
-	}
-	if f := p.c.cfg.Events.ConnCreated; f != nil {
-		p.event(func() { f(c.info()) })
-	}
-	if closed {
-		p.closeOne(c)
-		return nil, ErrClientClosed
-	}
-	if boot := p.c.cfg.Bootstrap; boot != nil {
-		// Close stops a bootstrap in flight, as it stops dials.
-		bctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		if !p.trackDial(&cancel) {
-			held = nil
-			p.closeConn(c, CloseClientClosed)
-			return nil, ErrClientClosed
-		}
-		defer p.untrackDial(&cancel)
-		err := boot(bctx, nc)
-		if err != nil {
-			held = nil
-			p.closeConn(c, CloseError)
-			switch {
-			case ctx.Err() != nil:
-				return nil, ctxErr(ctx, "bootstrap")
-			case p.isClosed():
-				return nil, ErrClientClosed
-			}
-			return nil, fmt.Errorf("asynchttp: bootstrap %s: %w", hp.addr, err)
-		}
-	}
-	held = nil
-	return c, nil
-}
-
 // info describes c for Events callbacks.
 func (c *conn) info() ConnInfo {
 	return ConnInfo{
-		Host:       c.hp.key,
+		Host:       c.Key(),
 		LocalAddr:  c.nc.LocalAddr(),
 		RemoteAddr: c.nc.RemoteAddr(),
-		CreatedAt:  c.createdAt,
-		Requests:   c.requests,
+		CreatedAt:  c.CreatedAt(),
+		Requests:   c.Requests,
 	}
-}
-
-func (p *pool) dialConn(ctx context.Context, hp *hostPool) (net.Conn, error) {
-	nc, err := p.dialTCP(ctx, hp)
-	if err != nil || !hp.tls {
-		return nc, err
-	}
-	// Close stops a handshake in flight, as it stops dials.
-	hctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if !p.trackDial(&cancel) {
-		nc.Close()
-		return nil, ErrClientClosed
-	}
-	defer p.untrackDial(&cancel)
-	tc, err := p.handshake(hctx, nc, hp.serverName)
-	if err != nil {
-		return nil, dialErr(ctx, hctx, "tls handshake", hp.addr, err)
-	}
-	return tc, nil
-}
-
-// dialTCP opens the TCP conn of hp, directly or through its proxy.
-func (p *pool) dialTCP(ctx context.Context, hp *hostPool) (net.Conn, error) {
-	trace := httptrace.ContextClientTrace(ctx)
-	// One context bounds the dial (and a proxy's setup) by DialTimeout
-	// and is stopped by Close, through the pool's list of dials in flight.
-	var dctx context.Context
-	var cancel context.CancelFunc
-	if p.lim.dialTimeout > 0 {
-		dctx, cancel = context.WithTimeout(ctx, p.lim.dialTimeout)
-	} else {
-		dctx, cancel = context.WithCancel(ctx)
-	}
-	defer cancel()
-	if !p.trackDial(&cancel) {
-		return nil, ErrClientClosed
-	}
-	defer p.untrackDial(&cancel)
-	dial := p.c.cfg.Dial
-	if dial == nil {
-		dial = defaultDialer.DialContext
-	}
-	if hp.proxy != nil {
-		nc, err := p.dialProxied(dctx, hp, dial)
-		if err != nil {
-			return nil, dialErr(ctx, dctx, "dial via proxy", hp.proxy.Host, err)
-		}
-		return nc, nil
-	}
-	addrs, err := p.candidates(dctx, hp, trace)
-	if err != nil {
-		return nil, dialErr(ctx, dctx, "resolve", hp.addr, err)
-	}
-	// ConnectStart and ConnectDone reach httptrace from net.Dialer itself
-	// (through the trace in ctx), as with net/http.
-	var nc net.Conn
-	for _, addr := range addrs {
-		nc, err = dial(dctx, "tcp", addr)
-		if err == nil {
-			return nc, nil
-		}
-		if dctx.Err() != nil {
-			break // out of time: no point in trying the next address
-		}
-		if len(addrs) > 1 {
-			p.markDown(hp, addr)
-		}
-	}
-	return nil, dialErr(ctx, dctx, "dial", hp.addr, err)
-}
-
-// handshake runs a TLS client handshake over nc for serverName (ALPN
-// http/1.1 only), bounded by TLSHandshakeTimeout and ctx. On failure, or a
-// panic in a callback, nc is closed.
-func (p *pool) handshake(ctx context.Context, nc net.Conn, serverName string) (*tls.Conn, error) {
-	trace := httptrace.ContextClientTrace(ctx)
-	cfg := p.c.cfg.TLSConfig.Clone()
-	if cfg == nil {
-		cfg = &tls.Config{}
-	}
-	if cfg.ServerName == "" {
-		cfg.ServerName = serverName
-	}
-	// This client speaks HTTP/1.1 only.
-	cfg.NextProtos = []string{"http/1.1"}
-	hctx := ctx
-	if p.lim.tlsTimeout > 0 {
-		var cancel context.CancelFunc
-		hctx, cancel = context.WithTimeout(ctx, p.lim.tlsTimeout)
-		defer cancel()
-	}
-	// The caller's code runs in here (trace hooks, Config.TLSConfig
-	// callbacks): should it panic, nc is closed before the panic goes on.
-	done := false
-	defer func() {
-		if !done {
-			nc.Close()
-		}
-	}()
-	if trace != nil && trace.TLSHandshakeStart != nil {
-		trace.TLSHandshakeStart()
-	}
-	tc := tls.Client(nc, cfg)
-	err := tc.HandshakeContext(hctx)
-	if trace != nil && trace.TLSHandshakeDone != nil {
-		trace.TLSHandshakeDone(tc.ConnectionState(), err)
-	}
-	done = true
-	if err != nil {
-		nc.Close()
-		if hctx.Err() != nil && ctx.Err() == nil {
-			return nil, &TimeoutError{Op: "tls handshake", Err: err}
-		}
-		return nil, err
-	}
-	return tc, nil
-}
-
-var defaultDialer net.Dialer
-
-// dialErr maps a failed dial or handshake: the caller's context ending
-// wins, then our own timeout, then the error as it is.
-func dialErr(ctx, inner context.Context, op, addr string, err error) error {
-	if ctx.Err() != nil {
-		return ctxErr(ctx, op)
-	}
-	var ne net.Error
-	if inner.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
-		// net.Dialer turns the caller's deadline into a socket deadline,
-		// which may fire a moment before the context marks itself done.
-		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-			return &TimeoutError{Op: op, Err: context.DeadlineExceeded}
-		}
-		return &TimeoutError{Op: op, Err: fmt.Errorf("%s: %w", addr, err)}
-	}
-	return fmt.Errorf("asynchttp: %s %s: %w", op, addr, err)
 }
 
 // ctxErr is the error of an operation stopped by the end of ctx: a
@@ -406,17 +170,17 @@ func ctxErr(ctx context.Context, op string) error {
 // already read past a response are always caught (finish closes the conn).
 const defaultPeekAfterIdle = time.Millisecond
 
-// alive reports whether an idle conn may be reused: no bytes arrived
+// Alive reports whether an idle conn may be reused: no bytes arrived
 // unasked, and the server has not closed or reset it. When it has been
 // idle at least peekAfter, that is one non-blocking MSG_PEEK on the
 // socket, with no goroutine per conn. The fd is used directly, past the
 // runtime's poller (no deadline applies): the conn is the caller's alone
 // and open, so the fd cannot be closed or reused meanwhile.
-func (c *conn) alive(peekAfter time.Duration) bool {
+func (c *conn) Alive() bool {
 	if c.br.Buffered() > 0 {
 		return false // bytes nobody asked for: reading them as a response would desync
 	}
-	if c.fd < 0 || c.idleTime < peekAfter {
+	if c.fd < 0 || c.IdleTime() < c.peekAfter {
 		return true
 	}
 	return c.peek()

@@ -29,16 +29,21 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 	if err := c.begin(req, nil); err != nil {
 		return err
 	}
+	obs := c.observe(req) // nil unless Events has request callbacks
+	defer obs.unwound()
 	for retried := false; ; retried = true {
-		cn, err := c.pool.acquire(ctx, req, retried)
+		cn, err := c.connFor(ctx, req, retried)
 		if err != nil {
+			obs.end(0, err)
 			return err
 		}
+		obs.attempt(cn)
 		ex, err := c.sendAndReadHead(ctx, cn, req, resp)
 		if err != nil {
 			if !retried && c.mayRetry(cn, req, err) {
 				continue
 			}
+			obs.end(0, err)
 			return err
 		}
 		cn.body.reset(cn.br, ex.framing, c.pool.lim.maxBody, &resp.Trailer)
@@ -47,6 +52,7 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 			err = bodyErr(ctx, ex, err)
 		}
 		c.finish(ctx, ex, err == nil)
+		obs.end(resp.StatusCode, err)
 		return err
 	}
 }
@@ -71,7 +77,7 @@ func (c *Client) begin(req *Request, hreq *http.Request) error {
 // mayRetry reports whether a request that failed with err on cn may go out
 // again on a new connection; it rewinds the body when it does.
 func (c *Client) mayRetry(cn *conn, req *Request, err error) bool {
-	return cn.reused && errors.Is(err, ErrServerClosedConn) &&
+	return cn.Reused() && errors.Is(err, ErrServerClosedConn) &&
 		req.isIdempotent() && req.canReplay() && req.rewindBody() == nil
 }
 
@@ -118,7 +124,7 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 	// stopped, and its conn is not reused.
 	bodyCut := ex.sender.finish() != nil
 	interrupted := ex.stop != nil && !ex.stop()
-	ex.cn.requests++
+	ex.cn.Requests++
 	if f := c.cfg.Events.ConnReleased; f != nil && ok && !interrupted {
 		c.pool.eventHolding(ex.cn, func() { f(ex.cn.info()) })
 	}

@@ -49,4 +49,29 @@
 // Client.Stats reports, in total and per host, the connections open, idle,
 // in use, dialing, the callers waiting, and the connections created, reused
 // and closed (with the reasons they were closed).
+//
+// # Layers
+//
+// Inside, data flows down and nothing below calls back up:
+//
+//   - The ways in: Do (do.go), Execute and ExecuteHandler (future.go,
+//     handler.go), RoundTrip (transport.go, transport_compat.go). Each
+//     attempt takes its connection through Client.connFor (policy.go).
+//   - The host-policy seam (policy.go): connFor asks Client.policy, an
+//     unexported hostPolicy, to admit each attempt before it holds a
+//     connection. It is nil unless a policy is configured, and then costs
+//     one nil check; per-host rate, delay, adaptive limits, retries and a
+//     breaker plug in there.
+//   - The exchange: send.go writes a request and reads the response head
+//     (inline, concurrently with the body, or after 100 Continue); do.go
+//     ends it (finish, abort) and body.go reads the body. The wire format
+//     is request.go, request_write.go, url.go, response.go, header.go.
+//   - The pool: pool.go adapts the key-agnostic core in internal/pool
+//     (slots, FIFO waiters across keys, idle lists, the reaper, eviction,
+//     counters) to host keys, httptrace and Events. The waiting policy,
+//     caps and expiry are changed in internal/pool; conn.go is one pooled
+//     connection and its liveness peek (liveness_*.go).
+//   - Dialing, beneath the pool: dial.go (TCP, TLS, the dial target of
+//     each key), resolve.go (multi-address hosts), proxy.go (HTTP and
+//     SOCKS proxies). The pool core calls it through pool.Config.Dial.
 package asynchttp

@@ -65,12 +65,22 @@ func (e *ProtocolError) Is(target error) bool { return target == ErrMalformedRes
 
 // RequestError reports a request refused before anything was written: an
 // invalid method, URL, host or header.
+//
+// Through RoundTrip, the message is net/http's own for the same refusal
+// (`unsupported protocol scheme "ftp"`, `net/http: invalid header field
+// name "X\n"`, ...), because tools written for net/http match that text;
+// errors.Is(err, ErrInvalidRequest) and errors.As hold either way.
 type RequestError struct {
-	Field  string // "method", "URL", "host", "header name", "header value", "body"
+	Field  string // "method", "URL", "scheme", "host", "header name", "header value", "trailer", "body"
 	Reason string
+
+	msg string // net/http's wording, through RoundTrip
 }
 
 func (e *RequestError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
 	return "asynchttp: invalid request: " + e.Field + ": " + e.Reason
 }
 

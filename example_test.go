@@ -1,3 +1,5 @@
+// Examples of the public API, run as tests against local servers.
+
 package asynchttp_test
 
 import (

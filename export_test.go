@@ -17,9 +17,8 @@ func ResetProxyEnv() {
 
 // HostCount is the number of hosts in the pool's map.
 func HostCount(c *Client) int {
-	c.pool.mu.Lock()
-	defer c.pool.mu.Unlock()
-	return len(c.pool.hosts)
+	known, _ := c.pool.core.Keys()
+	return known
 }
 
 // SetPeekAfterIdle sets how long a conn must have been idle before the
@@ -29,7 +28,6 @@ func SetPeekAfterIdle(c *Client, d time.Duration) { c.pool.lim.peekAfter = d }
 
 // ActiveHostCount is the number of hosts with a conn or a waiter.
 func ActiveHostCount(c *Client) int {
-	c.pool.mu.Lock()
-	defer c.pool.mu.Unlock()
-	return len(c.pool.hosts) - c.pool.empty.n
+	_, active := c.pool.core.Keys()
+	return active
 }

@@ -1,4 +1,4 @@
-// Faults and hostile peers: servers that hang up, reset, stall or lie about
+// Faults and hostile peers: servers that hang up, reset or lie about
 // framing, met through Do and RoundTrip. Every call must end with a
 // response or a typed error, nothing may hang, and the pool's accounting
 // must come back to zero.
@@ -12,9 +12,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"net/http"
-	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,123 +25,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// via names the two synchronous ways in.
-var via = []string{"Do", "RoundTrip"}
-
-// fetch sends a GET through Do or RoundTrip (reading the whole body) and
-// returns the status, the body and the first error met.
-func fetch(ctx context.Context, c *asynchttp.Client, how, url string) (int, string, error) {
-	if how == "Do" {
-		return get(ctx, c, "GET", url)
-	}
-	hreq, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := c.RoundTrip(hreq)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
-}
-
-// checkPoolEmpty closes the idle conns and asserts that nothing is open,
-// in use or waiting and that the accounting holds.
-func checkPoolEmpty(t *testing.T, c *asynchttp.Client) {
-	t.Helper()
-	c.CloseIdleConnections()
-	st := c.Stats()
-	assert.Zero(t, st.Open, "open")
-	assert.Zero(t, st.InUse, "in use")
-	assert.Zero(t, st.Dialing, "dialing")
-	assert.Zero(t, st.Waiting, "waiting")
-	assert.Empty(t, asynchttp.CheckInvariants(c))
-}
-
-// TestFaultIdleConnsClosedByServer: the server closes each keep-alive conn
-// after 20ms of idleness (its keep-alive timeout). The client holds four
-// such conns when the server closes them; the next requests, concurrent
-// and sequential, succeed without the caller seeing an error.
-func TestFaultIdleConnsClosedByServer(t *testing.T) {
-	for _, how := range via {
-		t.Run(how, func(t *testing.T) {
-			c := newClient(t, asynchttp.Config{MaxConnsPerHost: 4})
-			const warm = 4
-			ready := make(chan struct{})
-			var accepted, hungUp atomic.Int32
-			srv := testserver.NewScripted(t, func(nc net.Conn) {
-				if accepted.Add(1) == warm {
-					close(ready)
-				}
-				defer hungUp.Add(1)
-				br := bufio.NewReader(nc)
-				for i := 0; ; i++ {
-					if i > 0 {
-						// Idle for 20ms: hang up, as a keep-alive timeout does.
-						nc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-					}
-					req, _, err := testserver.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					nc.SetReadDeadline(time.Time{})
-					if req.URL.Path == "/warm" {
-						// Hold the first responses until four conns are open.
-						select {
-						case <-ready:
-						case <-time.After(5 * time.Second):
-						}
-					}
-					if testserver.Respond(nc, 200, req.URL.Path) != nil {
-						return
-					}
-				}
-			})
-			ctx := testCtx(t)
-			var wg sync.WaitGroup
-			for range warm {
-				wg.Go(func() {
-					_, body, err := fetch(ctx, c, how, srv.URL()+"/warm")
-					assert.NoError(t, err)
-					assert.Equal(t, "/warm", body)
-				})
-			}
-			wg.Wait()
-			require.Equal(t, warm, c.Stats().Idle)
-			eventually(t, "the server hung up all four", func() bool { return hungUp.Load() == warm })
-
-			for i := range 2 * warm {
-				wg.Go(func() {
-					path := "/c" + strconv.Itoa(i)
-					_, body, err := fetch(ctx, c, how, srv.URL()+path)
-					assert.NoError(t, err)
-					assert.Equal(t, path, body)
-				})
-			}
-			wg.Wait()
-			for i := range 3 {
-				path := "/s" + strconv.Itoa(i)
-				_, body, err := fetch(ctx, c, how, srv.URL()+path)
-				require.NoError(t, err)
-				assert.Equal(t, path, body)
-			}
-			st := c.Stats()
-			// Each stale conn was found dead by the liveness check, or its
-			// request failed before a response byte and went out again.
-			// (More may have gone the same way if a scheduling pause let the
-			// server's 20ms pass again.)
-			assert.GreaterOrEqual(t, st.ClosedBy[asynchttp.CloseServerClosed]+st.ClosedBy[asynchttp.CloseError], uint64(warm))
-			checkPoolEmpty(t, c)
-		})
-	}
-}
-
-// TestFaultServerClosesMidBody: a body cut short by the server, by FIN or by
-// RST, is an error for Do and for RoundTrip's body reader, never a short
-// body reported as complete; the conn is not pooled.
-func TestFaultServerClosesMidBody(t *testing.T) {
+// TestServerClosingMidBodyIsAnError: a body cut short by the server, by FIN
+// or by RST, is an error for Do and for RoundTrip's body reader, never a
+// short body reported as complete; the conn is not pooled.
+func TestServerClosingMidBodyIsAnError(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		raw   string
@@ -190,212 +74,12 @@ func TestFaultServerClosesMidBody(t *testing.T) {
 	}
 }
 
-// TestFaultStalls: a server that never answers, or stops partway, is cut
-// off by ResponseHeaderTimeout or the caller's deadline, on time; and
-// ResponseHeaderTimeout does not cut a body that is merely slow.
-func TestFaultStalls(t *testing.T) {
-	const head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
-	for _, tt := range []struct {
-		name   string
-		cfg    asynchttp.Config
-		ctx    time.Duration
-		script func(nc net.Conn) // after the request is read; the conn is then held until the client hangs up
-		want   time.Duration     // when the call should fail; 0: it succeeds
-		check  func(t *testing.T, err error)
-	}{
-		{"never answers: header timeout", asynchttp.Config{ResponseHeaderTimeout: 50 * time.Millisecond}, 0,
-			func(net.Conn) {}, 50 * time.Millisecond, func(t *testing.T, err error) {
-				var te *asynchttp.TimeoutError
-				require.ErrorAs(t, err, &te)
-				assert.Equal(t, "response header", te.Op)
-				assert.NotErrorIs(t, err, context.DeadlineExceeded)
-			}},
-		{"never answers: context deadline", asynchttp.Config{}, 50 * time.Millisecond,
-			func(net.Conn) {}, 50 * time.Millisecond, deadlineExceeded},
-		{"context deadline before header timeout", asynchttp.Config{ResponseHeaderTimeout: time.Minute}, 50 * time.Millisecond,
-			func(net.Conn) {}, 50 * time.Millisecond, deadlineExceeded},
-		{"half a status line", asynchttp.Config{ResponseHeaderTimeout: 50 * time.Millisecond}, 0,
-			func(nc net.Conn) { io.WriteString(nc, "HTTP/1.1 20") }, 50 * time.Millisecond, func(t *testing.T, err error) {
-				var te *asynchttp.TimeoutError
-				require.ErrorAs(t, err, &te)
-				assert.Equal(t, "response header", te.Op)
-			}},
-		{"stalls after headers", asynchttp.Config{ResponseHeaderTimeout: 100 * time.Millisecond}, 300 * time.Millisecond,
-			func(nc net.Conn) { io.WriteString(nc, head+"ab") }, 300 * time.Millisecond, deadlineExceeded},
-		{"stalls inside a chunk", asynchttp.Config{}, 80 * time.Millisecond,
-			func(nc net.Conn) {
-				io.WriteString(nc, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab")
-			}, 80 * time.Millisecond, deadlineExceeded},
-		{"slow body is not a header timeout", asynchttp.Config{ResponseHeaderTimeout: 100 * time.Millisecond}, 0,
-			func(nc net.Conn) {
-				io.WriteString(nc, head+"he")
-				time.Sleep(250 * time.Millisecond)
-				io.WriteString(nc, "llo")
-			}, 0, nil},
-	} {
-		for _, how := range via {
-			t.Run(tt.name+"/"+how, func(t *testing.T) {
-				c := newClient(t, tt.cfg)
-				srv := testserver.NewScripted(t, func(nc net.Conn) {
-					br := bufio.NewReader(nc)
-					for {
-						req, _, err := testserver.ReadRequest(br)
-						if err != nil {
-							return
-						}
-						if req.URL.Path != "/warm" {
-							break
-						}
-						if testserver.Respond(nc, 200, "warm") != nil {
-							return
-						}
-					}
-					tt.script(nc)
-					br.ReadByte() // until the client hangs up
-				})
-				ctx := testCtx(t)
-				// Dial first: the deadlines below are for the exchange, not
-				// for a dial slowed down by a busy machine.
-				_, _, err := fetch(ctx, c, how, srv.URL()+"/warm")
-				require.NoError(t, err)
-				if tt.ctx > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, tt.ctx)
-					defer cancel()
-				}
-				start := time.Now()
-				code, body, err := fetch(ctx, c, how, srv.URL())
-				took := time.Since(start)
-				if tt.want == 0 {
-					require.NoError(t, err)
-					assert.Equal(t, 200, code)
-					assert.Equal(t, "hello", body)
-					return
-				}
-				require.Error(t, err)
-				var ne net.Error
-				require.ErrorAs(t, err, &ne)
-				assert.True(t, ne.Timeout())
-				tt.check(t, err)
-				assert.GreaterOrEqual(t, took, tt.want-5*time.Millisecond, "fired early")
-				assert.Less(t, took, tt.want+2*time.Second, "fired late")
-				assert.Equal(t, 1, srv.Accepted())
-				checkPoolEmpty(t, c)
-			})
-		}
-	}
-}
-
-func deadlineExceeded(t *testing.T, err error) {
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-}
-
-// longCtx is testCtx for the long load tests: it ends with the test or
-// after d.
-func longCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// TestFaultDialBoundedByContextDeadline: a dial cut off by the caller's
-// deadline reports context.DeadlineExceeded, like every other phase. The
-// dialer here behaves like net.Dialer, which turns the context's deadline
-// into a socket deadline: its i/o timeout can come back a moment before
-// the context's own timer has marked the context done.
-func TestFaultDialBoundedByContextDeadline(t *testing.T) {
-	c := newClient(t, asynchttp.Config{
-		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			dl, _ := ctx.Deadline()
-			for time.Now().Before(dl) {
-				runtime.Gosched()
-			}
-			return nil, &net.OpError{Op: "dial", Net: network, Err: os.ErrDeadlineExceeded}
-		},
-	})
-	for i := range 20 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
-		_, _, err := get(ctx, c, "GET", "http://127.0.0.1:1/")
-		cancel()
-		require.ErrorIs(t, err, context.DeadlineExceeded, "attempt %d", i)
-		var ne net.Error
-		require.ErrorAs(t, err, &ne)
-		assert.True(t, ne.Timeout())
-	}
-	checkPoolEmpty(t, c)
-}
-
-// TestFaultSlotWaitHonoursContext: callers queued for the one slot of a
-// host leave the queue when their context is canceled or its deadline
-// passes, each with its own cause, on time; the queue and the slot
-// accounting come back to where they were, and the slot still works.
-func TestFaultSlotWaitHonoursContext(t *testing.T) {
-	c := newClient(t, asynchttp.Config{MaxConnsPerHost: 1})
-	srv, g := holdServer(t)
-	t.Cleanup(g.open)
-	ctx := testCtx(t)
-	holder := make(chan error, 1)
-	go func() { _, _, err := get(ctx, c, "GET", srv.URL()+"/hold"); holder <- err }()
-	eventually(t, "holder in flight", func() bool { return g.inside.Load() == 1 })
-
-	const n = 24
-	type result struct {
-		err  error
-		took time.Duration
-	}
-	results := make([]result, n)
-	causes := make([]error, n)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range n {
-		var wctx context.Context
-		if i%2 == 0 {
-			var cancel context.CancelCauseFunc
-			wctx, cancel = context.WithCancelCause(ctx)
-			causes[i] = fmt.Errorf("caller %d gave up", i)
-			time.AfterFunc(time.Duration(20+i)*time.Millisecond, func() { cancel(causes[i]) })
-		} else {
-			var cancel context.CancelFunc
-			wctx, cancel = context.WithTimeout(ctx, time.Duration(20+i)*time.Millisecond)
-			defer cancel()
-		}
-		wg.Go(func() {
-			_, _, err := fetch(wctx, c, via[i/2%2], srv.URL()+"/wait")
-			results[i] = result{err, time.Since(start)}
-		})
-	}
-	wg.Wait()
-	for i, r := range results {
-		if i%2 == 0 {
-			assert.ErrorIs(t, r.err, causes[i], "caller %d", i)
-		} else {
-			assert.ErrorIs(t, r.err, context.DeadlineExceeded, "caller %d", i)
-		}
-		assert.Less(t, r.took, time.Duration(20+i)*time.Millisecond+2*time.Second, "caller %d left late", i)
-	}
-	st := c.Stats()
-	assert.Zero(t, st.Waiting)
-	assert.Equal(t, 1, st.Open)
-	assert.Empty(t, asynchttp.CheckInvariants(c))
-
-	g.open()
-	require.NoError(t, <-holder)
-	for _, how := range via {
-		code, _, err := fetch(ctx, c, how, srv.URL()+"/after")
-		require.NoError(t, err)
-		assert.Equal(t, 200, code)
-	}
-	assert.Equal(t, 1, srv.Accepted(), "the slot's one conn served them all")
-	assert.Equal(t, 3, srv.Requests(), "no waiter that gave up was sent")
-	checkPoolEmpty(t, c)
-}
-
-// TestFaultRSTStorm: 200 concurrent requests, twice, against a server that
-// resets half its conns: before any response byte, in the middle of a
-// response, or on the second request of a kept-alive conn. Every call ends
-// with a response or an error, none hangs, and once the idle conns are
-// closed the pool is empty and its accounting exact.
-func TestFaultRSTStorm(t *testing.T) {
+// TestRSTStormLeavesExactAccounting: 200 concurrent requests, twice, against
+// a server that resets half its conns: before any response byte, in the
+// middle of a response, or on the second request of a kept-alive conn. Every
+// call ends with a response or an error, none hangs, and once the idle conns
+// are closed the pool is empty and its accounting exact.
+func TestRSTStormLeavesExactAccounting(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		cfg  asynchttp.Config
@@ -471,12 +155,13 @@ func TestFaultRSTStorm(t *testing.T) {
 	}
 }
 
-// TestFaultChaos: 10,000 GETs at concurrency 64 against a keep-alive
-// server that hangs up at random points between responses (never inside
-// one): at once after a response, after a short idle pause, or after
-// reading the next request without answering it. The liveness check and
-// the one retry of an idempotent request hide all of it: zero errors.
-func TestFaultChaos(t *testing.T) {
+// TestServerHangupsBetweenResponsesNeverReachCaller: 10,000 GETs at
+// concurrency 64 against a keep-alive server that hangs up at random points
+// between responses (never inside one): at once after a response, after a
+// short idle pause, or after reading the next request without answering it.
+// The liveness check and the one retry of an idempotent request hide all of
+// it: zero errors.
+func TestServerHangupsBetweenResponsesNeverReachCaller(t *testing.T) {
 	requests := 10000
 	if testing.Short() {
 		requests = 1000
@@ -586,12 +271,12 @@ func writeRaw(raw string) func(net.Conn) {
 	return func(nc net.Conn) { io.WriteString(nc, raw) }
 }
 
-// TestHostileResponsesThroughTheClient: framing lies and malformed heads,
-// met through Do and RoundTrip. Each gives a typed error (or, for TE with
-// CL, the chunked body), and the conn is never used again: the client
-// hangs up, and the next request goes out on a new conn. (The parsers'
-// own tables are in response_test.go and body_test.go.)
-func TestHostileResponsesThroughTheClient(t *testing.T) {
+// TestHostileResponsesGiveTypedErrorsAndNewConn: framing lies and malformed
+// heads, met through Do and RoundTrip. Each gives a typed error (or, for TE
+// with CL, the chunked body), and the conn is never used again: the client
+// hangs up, and the next request goes out on a new conn. (The parsers' own
+// tables are in response_test.go and body_test.go.)
+func TestHostileResponsesGiveTypedErrorsAndNewConn(t *testing.T) {
 	endless := func(prefix, line string) func(net.Conn) {
 		return func(nc net.Conn) {
 			buf := []byte(strings.Repeat(line, 4096/len(line)))

@@ -1,3 +1,5 @@
+// The memory cost of many Futures in flight at once.
+
 package asynchttp_test
 
 import (

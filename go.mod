@@ -4,7 +4,6 @@ go 1.26.0
 
 require (
 	github.com/stretchr/testify v1.12.1
-	github.com/valyala/bytebufferpool v1.0.0
 	golang.org/x/net v0.62.0
 )
 

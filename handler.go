@@ -83,12 +83,26 @@ func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h 
 	if err := c.begin(req, nil); err != nil {
 		return false, c.report(h, err)
 	}
+	obs := c.observe(req) // nil unless Events has request callbacks
+	if obs != nil {
+		defer func() {
+			status, failed := 0, err
+			if headRead {
+				status = resp.StatusCode
+			}
+			if failed == ErrAborted {
+				failed = nil // the handler's choice, not a failure
+			}
+			obs.end(status, failed)
+		}()
+	}
 	var ex exchange
 	for retried := false; ; retried = true {
-		cn, err := c.pool.acquire(ctx, req, retried)
+		cn, err := c.connFor(ctx, req, retried)
 		if err != nil {
 			return false, c.report(h, err)
 		}
+		obs.attempt(cn)
 		ex, err = c.sendAndReadHead(ctx, cn, req, resp)
 		if err == nil {
 			break

@@ -1,3 +1,6 @@
+// Header: ordered fields, Set/Del, tokens, validators, reuse without
+// allocation.
+
 package asynchttp
 
 import (

@@ -1,37 +1,15 @@
+// Benchmarks of the pool alone: acquire/release under contention, and many
+// waiters across hosts.
+
 package asynchttp
 
 import (
 	"context"
 	"fmt"
-	"net"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 )
-
-// pipeDials is a Config.Dial over net.Pipe conns whose far ends nobody
-// serves: for the pool alone, with no traffic. close closes the far ends.
-type pipeDials struct {
-	mu   sync.Mutex
-	ends []net.Conn
-}
-
-func (d *pipeDials) dial(context.Context, string, string) (net.Conn, error) {
-	a, z := net.Pipe()
-	d.mu.Lock()
-	d.ends = append(d.ends, z)
-	d.mu.Unlock()
-	return a, nil
-}
-
-func (d *pipeDials) close() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, z := range d.ends {
-		z.Close()
-	}
-}
 
 // BenchmarkPoolAcquireRelease measures the pool alone under contention:
 // every goroutine takes an idle conn and gives it back, over net.Pipe conns

@@ -1,3 +1,5 @@
+// The pool's dispatch under random load from many goroutines.
+
 package asynchttp
 
 import (
@@ -14,12 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestPoolStressDispatch drives the pool alone (net.Pipe conns, no
-// traffic) from many goroutines over many hosts under both caps: callers
-// that give up early, retries that want a new conn, conns closed instead of
-// released, DrainHost, idle conns expiring under the callers. The accounting and the dispatch queue are checked
-// all along; a lost wake-up shows as a caller that never returns.
-func TestPoolStressDispatch(t *testing.T) {
+// TestPoolDispatchUnderStressKeepsAccounting drives the pool alone (net.Pipe
+// conns, no traffic) from many goroutines over many hosts under both caps:
+// callers that give up early, retries that want a new conn, conns closed
+// instead of released, DrainHost, idle conns expiring under the callers. The
+// accounting and the dispatch queue are checked all along; a lost wake-up
+// shows as a caller that never returns.
+func TestPoolDispatchUnderStressKeepsAccounting(t *testing.T) {
 	const hosts, callers, rounds = 24, 96, 300
 	var pipes pipeDials
 	c := New(Config{MaxConnsPerHost: 2, MaxTotalConns: 16, MaxIdleConnsPerHost: 1, IdleTimeout: 500 * time.Microsecond,

@@ -117,12 +117,12 @@ func basicAuth(pu *url.URL) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(pu.User.Username()+":"+pass))
 }
 
-// dialProxied opens the TCP (or tunnel) connection to hp through its
+// dialProxied opens the TCP (or tunnel) connection to t through its
 // proxy: for a SOCKS5 proxy, a SOCKS connection to the target; for an
 // HTTP(S) proxy, a connection to the proxy, with a CONNECT tunnel to the
 // target when the target is https. TLS to the target is up to the caller.
-func (p *pool) dialProxied(ctx context.Context, hp *hostPool, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (net.Conn, error) {
-	pu := hp.proxy
+func (d *dialer) dialProxied(ctx context.Context, t *dialTarget, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (net.Conn, error) {
+	pu := t.proxy
 	switch pu.Scheme {
 	case "socks5", "socks5h":
 		var auth *proxy.Auth
@@ -130,35 +130,35 @@ func (p *pool) dialProxied(ctx context.Context, hp *hostPool, dial func(ctx cont
 			pass, _ := pu.User.Password()
 			auth = &proxy.Auth{User: pu.User.Username(), Password: pass}
 		}
-		d, err := proxy.SOCKS5("tcp", proxyAddr(pu), auth, ctxDialer(dial))
+		sd, err := proxy.SOCKS5("tcp", proxyAddr(pu), auth, ctxDialer(dial))
 		if err != nil {
 			return nil, err
 		}
-		return d.(proxy.ContextDialer).DialContext(ctx, "tcp", hp.addr)
+		return sd.(proxy.ContextDialer).DialContext(ctx, "tcp", t.addr)
 	}
 	nc, err := dial(ctx, "tcp", proxyAddr(pu))
 	if err != nil {
 		return nil, err
 	}
 	if pu.Scheme == "https" {
-		tc, err := p.handshake(ctx, nc, pu.Hostname())
+		tc, err := d.handshake(ctx, nc, pu.Hostname())
 		if err != nil {
 			return nil, fmt.Errorf("proxy %s: %w", pu.Host, err)
 		}
 		nc = tc
 	}
-	if !hp.tls {
+	if !t.tls {
 		return nc, nil // plain HTTP proxying: requests go in absolute-form
 	}
-	if err := p.connect(ctx, nc, hp); err != nil {
+	if err := d.connect(ctx, nc, t); err != nil {
 		nc.Close()
 		return nil, err
 	}
 	return nc, nil
 }
 
-// connect asks an HTTP proxy for a tunnel to hp (CONNECT host:port).
-func (p *pool) connect(ctx context.Context, nc net.Conn, hp *hostPool) error {
+// connect asks an HTTP proxy for a tunnel to t (CONNECT host:port).
+func (d *dialer) connect(ctx context.Context, nc net.Conn, t *dialTarget) error {
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
 		defer nc.SetDeadline(noDeadline)
@@ -166,25 +166,25 @@ func (p *pool) connect(ctx context.Context, nc net.Conn, hp *hostPool) error {
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
 	defer stop()
 	var b strings.Builder
-	b.WriteString("CONNECT " + hp.addr + " HTTP/1.1\r\nHost: " + hp.addr + "\r\n")
-	if auth := basicAuth(hp.proxy); auth != "" {
+	b.WriteString("CONNECT " + t.addr + " HTTP/1.1\r\nHost: " + t.addr + "\r\n")
+	if auth := basicAuth(t.proxy); auth != "" {
 		b.WriteString("Proxy-Authorization: " + auth + "\r\n")
 	}
 	b.WriteString("\r\n")
 	if _, err := nc.Write([]byte(b.String())); err != nil {
-		return fmt.Errorf("proxy %s: CONNECT: %w", hp.proxy.Host, err)
+		return fmt.Errorf("proxy %s: CONNECT: %w", t.proxy.Host, err)
 	}
 	br := bufio.NewReaderSize(nc, 1024)
 	resp := AcquireResponse()
 	defer ReleaseResponse(resp)
-	if _, err := readResponseHead(br, resp, p.lim.maxHeader, true, nil); err != nil {
+	if _, err := readResponseHead(br, resp, d.lim.maxHeader, true, nil); err != nil {
 		if ctx.Err() != nil {
 			return ctxErr(ctx, "proxy CONNECT")
 		}
-		return fmt.Errorf("proxy %s: CONNECT: %w", hp.proxy.Host, err)
+		return fmt.Errorf("proxy %s: CONNECT: %w", t.proxy.Host, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return &ProxyError{Proxy: hp.proxy.Host, StatusCode: resp.StatusCode, Status: resp.Reason()}
+		return &ProxyError{Proxy: t.proxy.Host, StatusCode: resp.StatusCode, Status: resp.Reason()}
 	}
 	if br.Buffered() > 0 {
 		return &ProtocolError{What: "bytes after the proxy's CONNECT response"}

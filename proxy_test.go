@@ -97,7 +97,7 @@ func fixedProxy(u string) func(*http.Request) (*url.URL, error) {
 	return func(*http.Request) (*url.URL, error) { return pu, nil }
 }
 
-func TestPlainHTTPProxy(t *testing.T) {
+func TestPlainHTTPProxyPoolsConnsPerProxyUser(t *testing.T) {
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:s3cret"))
 	p := newHTTPProxy(t, "", auth)
 	c := newClient(t, asynchttp.Config{Proxy: fixedProxy("http://alice:s3cret@" + p.srv.Addr())})
@@ -140,7 +140,7 @@ func tlsTarget(t *testing.T) (*httptest.Server, *x509.CertPool) {
 	return srv, roots
 }
 
-func TestConnectTunnel(t *testing.T) {
+func TestConnectTunnelIsReusedAndChecksCredentials(t *testing.T) {
 	target, roots := tlsTarget(t)
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("bob:pw"))
 	p := newHTTPProxy(t, target.Listener.Addr().String(), auth)
@@ -234,7 +234,7 @@ func socks5(t *testing.T, target string, user, pass string) (addr string, asked 
 	return srv.Addr(), asked
 }
 
-func TestSOCKS5Proxy(t *testing.T) {
+func TestSOCKS5ProxyResolvesNamesAndChecksCredentials(t *testing.T) {
 	origin := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "origin host=%s path=%s", r.Host, r.URL.Path)
 	}))
@@ -256,7 +256,7 @@ func TestSOCKS5Proxy(t *testing.T) {
 	assert.Zero(t, bad.Stats().Open)
 }
 
-func TestProxyFromEnvironment(t *testing.T) {
+func TestProxyFromEnvironmentSkipsNoProxyAndLoopback(t *testing.T) {
 	p := newHTTPProxy(t, "", "")
 	t.Setenv("HTTP_PROXY", "http://"+p.srv.Addr())
 	t.Setenv("NO_PROXY", "skip.test")
@@ -274,7 +274,7 @@ func TestProxyFromEnvironment(t *testing.T) {
 	assert.Equal(t, 1, direct.Accepted())
 }
 
-func TestBadProxyChoices(t *testing.T) {
+func TestBadProxyChoiceFailsTheRequest(t *testing.T) {
 	boom := errors.New("no proxy for you")
 	for _, tt := range []struct {
 		name  string
@@ -290,4 +290,32 @@ func TestBadProxyChoices(t *testing.T) {
 			require.ErrorIs(t, err, tt.is)
 		})
 	}
+}
+
+// Two requests to the same target through the same proxy with different
+// credentials: the proxy URL's user info is part of the host key, so bob's
+// request never goes out with alice's Proxy-Authorization, on her conn or
+// through her CONNECT tunnel.
+func TestProxyUserinfoIsPartOfTheHostKey(t *testing.T) {
+	var paddr atomic.Value
+	var n atomic.Int32
+	c := newClient(t, asynchttp.Config{Proxy: func(*http.Request) (*url.URL, error) {
+		user := "alice:pw1"
+		if n.Add(1) > 1 {
+			user = "bob:pw2"
+		}
+		return url.Parse("http://" + user + "@" + paddr.Load().(string))
+	}})
+	proxy := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("Proxy-Authorization"))
+	}))
+	paddr.Store(proxy.Addr())
+	ctx := testCtx(t)
+	_, got1, err := get(ctx, c, "GET", "http://app.test/")
+	require.NoError(t, err)
+	assert.Equal(t, "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:pw1")), got1)
+	_, got2, err := get(ctx, c, "GET", "http://app.test/")
+	require.NoError(t, err)
+	assert.Equal(t, "Basic "+base64.StdEncoding.EncodeToString([]byte("bob:pw2")), got2,
+		"bob's request must not carry alice's proxy credentials")
 }

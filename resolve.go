@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/http/httptrace"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -33,29 +34,30 @@ type addrSet struct {
 	lookupErr  error         // of the last lookup
 	next       int
 	downUntil  map[string]time.Time
+	users      int // dial targets using it; guarded by dialer.mu
 }
 
 // resolving reports whether the pool resolves host names itself: when it
 // was given a LookupHost, or dials with its own dialer.
-func (p *pool) resolving() bool {
-	return p.c.cfg.LookupHost != nil || p.c.cfg.Dial == nil
+func (d *dialer) resolving() bool {
+	return d.cfg.LookupHost != nil || d.cfg.Dial == nil
 }
 
 // candidates returns the addresses ("ip:port") to try for a new conn to
-// hp, in order: round-robin from the next one, those cooling down last. An
-// IP literal, or a pool that does not resolve, has the one address hp.addr.
-func (p *pool) candidates(ctx context.Context, hp *hostPool, trace *httptrace.ClientTrace) ([]string, error) {
-	if hp.direct != nil {
-		return hp.direct, nil
+// t, in order: round-robin from the next one, those cooling down last. An
+// IP literal, or a pool that does not resolve, has the one address t.addr.
+func (d *dialer) candidates(ctx context.Context, t *dialTarget, trace *httptrace.ClientTrace) ([]string, error) {
+	if t.direct != nil {
+		return t.direct, nil
 	}
-	host, port, err := net.SplitHostPort(hp.addr)
+	host, port, err := net.SplitHostPort(t.addr)
 	if err != nil {
 		return nil, err
 	}
-	s := hp.addrs
+	s := t.addrs
 	now := time.Now()
 	s.mu.Lock()
-	stale := s.ips == nil || now.Sub(s.resolvedAt) >= p.lim.addrTTL
+	stale := s.ips == nil || now.Sub(s.resolvedAt) >= d.lim.addrTTL
 	wait := s.resolving
 	lead := stale && wait == nil
 	if lead {
@@ -64,7 +66,7 @@ func (p *pool) candidates(ctx context.Context, hp *hostPool, trace *httptrace.Cl
 	}
 	s.mu.Unlock()
 	// The lookup starts without s.mu held: the pool's lock comes first.
-	if lead && !p.startLookup(ctx, s, host, trace) {
+	if lead && !d.startLookup(s, host) {
 		s.mu.Lock()
 		close(s.resolving)
 		s.resolving = nil
@@ -73,16 +75,27 @@ func (p *pool) candidates(ctx context.Context, hp *hostPool, trace *httptrace.Cl
 	}
 	if stale {
 		// One lookup per name at a time, shared by every dial that needs
-		// it; each waits under its own context.
+		// it; each waits under its own context, and each sees the lookup
+		// in its own httptrace hooks (as net.Resolver reports a lookup
+		// it coalesced).
+		if trace != nil && trace.DNSStart != nil {
+			trace.DNSStart(httptrace.DNSStartInfo{Host: host})
+		}
 		select {
 		case <-wait:
 		case <-ctx.Done():
+			if trace != nil && trace.DNSDone != nil {
+				trace.DNSDone(httptrace.DNSDoneInfo{Err: ctx.Err(), Coalesced: !lead})
+			}
 			return nil, ctx.Err()
 		}
 		s.mu.Lock()
-		err, have := s.lookupErr, len(s.ips) > 0
+		err, ips := s.lookupErr, s.ips
 		s.mu.Unlock()
-		if err != nil && !have {
+		if trace != nil && trace.DNSDone != nil {
+			trace.DNSDone(dnsDone(ips, err, !lead))
+		}
+		if err != nil && len(ips) == 0 {
 			return nil, err
 		}
 		// A failed refresh keeps the addresses resolved before.
@@ -114,83 +127,69 @@ func (p *pool) candidates(ctx context.Context, hp *hostPool, trace *httptrace.Cl
 	return append(up, down...), nil
 }
 
-// addrSetLocked returns the address set of "host:port", shared by the
-// host pools of that address (http and https, say) and kept after they
-// are dropped, so the round-robin and the cool-downs survive a host
-// falling idle.
-func (p *pool) addrSetLocked(addr string) *addrSet {
-	s := p.addrs[addr]
+// addrSet returns the address set of "host:port", shared by the dial
+// targets of that address (http and https, say) and kept after they are
+// dropped, so the round-robin and the cool-downs survive a host falling
+// idle.
+func (d *dialer) addrSet(addr string) *addrSet {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.addrs[addr]
 	if s == nil {
 		s = &addrSet{}
-		p.addrs[addr] = s
+		d.addrs[addr] = s
 	}
+	s.users++
 	return s
 }
 
-// pruneAddrsLocked forgets address sets no host uses whose addresses are
-// due for resolving again anyway, so a crawler's cache stays bounded.
-func (p *pool) pruneAddrsLocked(now time.Time) {
-	if len(p.addrs) <= len(p.hosts) {
-		return
-	}
-	used := make(map[*addrSet]bool, len(p.hosts))
-	for _, hp := range p.hosts {
-		used[hp.addrs] = true
-	}
-	for k, s := range p.addrs {
-		if used[s] {
+// pruneAddrs forgets address sets no target uses whose addresses are due
+// for resolving again anyway, so a crawler's cache stays bounded.
+func (d *dialer) pruneAddrs(now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, s := range d.addrs {
+		if s.users > 0 {
 			continue
 		}
 		s.mu.Lock()
-		expired := now.Sub(s.resolvedAt) >= p.lim.addrTTL && now.Sub(s.resolvedAt) >= p.lim.addrCooldown
+		expired := now.Sub(s.resolvedAt) >= d.lim.addrTTL && now.Sub(s.resolvedAt) >= d.lim.addrCooldown
 		s.mu.Unlock()
 		if expired {
-			delete(p.addrs, k)
+			delete(d.addrs, k)
 		}
 	}
 }
 
 // startLookup resolves host in its own goroutine, under a context of its
-// own (no caller's cancellation can fail the others waiting on it),
-// bounded by DialTimeout and stopped by Close. It reports false when the
-// pool is closed.
-func (p *pool) startLookup(ctx context.Context, s *addrSet, host string, trace *httptrace.ClientTrace) bool {
-	timeout := p.lim.dialTimeout
+// own, bounded by DialTimeout and stopped by Close: no caller's
+// cancellation can fail the others waiting on it, and it carries none of a
+// caller's values, so the resolver's own dials (UDP to a name server)
+// never reach a caller's httptrace ConnectStart and ConnectDone. The
+// callers report the lookup to their DNSStart and DNSDone themselves. It
+// reports false when the pool is closed.
+func (d *dialer) startLookup(s *addrSet, host string) bool {
+	timeout := d.lim.dialTimeout
 	if timeout <= 0 {
 		timeout = DefaultDialTimeout
 	}
-	// WithoutCancel keeps the caller's values: net.Resolver reports to its
-	// httptrace hooks itself.
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	if !p.trackDial(&cancel) {
+	lctx, cancel := context.WithTimeout(context.Background(), timeout)
+	if !d.inflight.Track(&cancel) {
 		cancel()
 		return false
 	}
-	lookup := p.c.cfg.LookupHost
+	lookup := d.cfg.LookupHost
 	if lookup == nil {
 		lookup = net.DefaultResolver.LookupHost
-		trace = nil // reported by net.Resolver
 	}
-	p.c.wg.Add(1)
+	d.wg.Add(1)
 	go func() {
-		defer p.c.wg.Done()
-		defer p.untrackDial(&cancel)
+		defer d.wg.Done()
+		defer d.inflight.Untrack(&cancel)
 		defer cancel()
-		if trace != nil && trace.DNSStart != nil {
-			trace.DNSStart(httptrace.DNSStartInfo{Host: host})
-		}
 		ips, err := lookup(lctx, host)
 		if err == nil && len(ips) == 0 {
 			err = errors.New("no addresses")
-		}
-		if trace != nil && trace.DNSDone != nil {
-			addrs := make([]net.IPAddr, 0, len(ips))
-			for _, ip := range ips {
-				if a := net.ParseIP(ip); a != nil {
-					addrs = append(addrs, net.IPAddr{IP: a})
-				}
-			}
-			trace.DNSDone(httptrace.DNSDoneInfo{Addrs: addrs, Err: err})
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -214,8 +213,8 @@ func (p *pool) startLookup(ctx context.Context, s *addrSet, host string, trace *
 }
 
 // markDown makes addr sit out AddrCooldown after a failed connect.
-func (p *pool) markDown(hp *hostPool, addr string) {
-	s := hp.addrs
+func (d *dialer) markDown(t *dialTarget, addr string) {
+	s := t.addrs
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.downUntil == nil {
@@ -227,5 +226,16 @@ func (p *pool) markDown(hp *hostPool, addr string) {
 			delete(s.downUntil, a)
 		}
 	}
-	s.downUntil[addr] = now.Add(p.lim.addrCooldown)
+	s.downUntil[addr] = now.Add(d.lim.addrCooldown)
+}
+
+// dnsDone is what httptrace's DNSDone hears of a lookup.
+func dnsDone(ips []string, err error, coalesced bool) httptrace.DNSDoneInfo {
+	addrs := make([]net.IPAddr, 0, len(ips))
+	for _, ip := range ips {
+		if a, err := netip.ParseAddr(ip); err == nil {
+			addrs = append(addrs, net.IPAddr{IP: a.AsSlice(), Zone: a.Zone()})
+		}
+	}
+	return httptrace.DNSDoneInfo{Addrs: addrs, Err: err, Coalesced: coalesced}
 }

@@ -375,13 +375,19 @@ func responseFraming(resp *Response, isHead bool) (bodyFraming, error) {
 		return f, nil
 	}
 	switch {
+	case hasTE && resp.ProtoMinor == 0:
+		// RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is
+		// faulty framing, Content-Length or not. Never wait for a chunk:
+		// the body runs to the close, and the conn is not reused.
+		f.mode, f.close = framingClose, true
+		resp.ContentLength = -1
 	case hasTE:
 		if !teChunked {
 			return bodyFraming{}, protoErr("Transfer-Encoding", errBadTE)
 		}
 		f.mode = framingChunked
-		if cl >= 0 || resp.ProtoMinor == 0 {
-			f.close = true // RFC 9112 §6.1, §6.3: chunked wins, then close
+		if cl >= 0 {
+			f.close = true // RFC 9112 §6.3: chunked wins, then close
 		}
 		resp.ContentLength = -1
 	case cl >= 0:

@@ -1,3 +1,5 @@
+// Reading a response head: framing, fields, 1xx, errors and limits.
+
 package asynchttp
 
 import (
@@ -69,7 +71,11 @@ func TestReadResponseFraming(t *testing.T) {
 		{"HTTP/1.0 close", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi", false, 200, 0, framingLength, true, 2, "hi", nil},
 		{"HTTP/1.0 keep-alive", "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nhi", false, 200, 0, framingLength, false, 2, "hi", nil},
 		{"HTTP/1.0 close-delimited", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\nhi", false, 200, 0, framingClose, true, -1, "hi", nil},
-		{"HTTP/1.0 chunked closes", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false, 200, 0, framingChunked, true, -1, "", nil},
+		// RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing;
+		// the body is read to the close, never as chunks.
+		{"HTTP/1.0 with Transfer-Encoding reads to close", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false, 200, 0, framingClose, true, -1, "0\r\n\r\n", nil},
+		{"HTTP/1.0 with Transfer-Encoding and Content-Length reads to close", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello", false, 200, 0, framingClose, true, -1, "5\r\nhello", nil},
+		{"HTTP/1.0 with an unknown Transfer-Encoding reads to close", "HTTP/1.0 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nraw", false, 200, 0, framingClose, true, -1, "raw", nil},
 		{"connection close", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi", false, 200, 1, framingLength, true, 2, "hi", nil},
 		{"connection close in list", "HTTP/1.1 200 OK\r\nConnection: keep-alive, CLOSE\r\nContent-Length: 0\r\n\r\n", false, 200, 1, framingLength, true, 0, "", nil},
 		{"missing reason with space", "HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", false, 200, 1, framingLength, false, 0, "", nil},

@@ -86,8 +86,8 @@ func (c *Client) exchangeHead(ctx context.Context, cn *conn, req *Request, resp 
 		ex.stop = context.AfterFunc(ctx, cn.watchFunc())
 	}
 	closeReq := req.ConnectionClose() || ex.retire != numCloseReasons
-	if hp := cn.hp; hp.proxy != nil && !hp.tls && (hp.proxy.Scheme == "http" || hp.proxy.Scheme == "https") {
-		req.viaProxy, req.proxyAuth = true, hp.proxyAuth
+	if t := cn.tgt; t.proxy != nil && !t.tls && (t.proxy.Scheme == "http" || t.proxy.Scheme == "https") {
+		req.viaProxy, req.proxyAuth = true, t.proxyAuth
 	}
 	mode := req.sendMode()
 	err := req.writeHead(cn.bw, closeReq)
@@ -179,26 +179,11 @@ func (c *Client) exchangeHead(ctx context.Context, cn *conn, req *Request, resp 
 		cn.nc.SetReadDeadline(aLongTimeAgo)
 	}
 	ex.framing.close = ex.framing.close || closeReq
-	cn.serverIdle = 0
+	cn.KeepAlive = 0
 	if ka := resp.Header.Peek("Keep-Alive"); ka != nil {
-		cn.serverIdle = keepAliveIdle(ka)
+		cn.KeepAlive = keepAliveIdle(ka)
 	}
 	return nil
-}
-
-// lastRequest names why the request about to go out on cn is its last —
-// it reaches MaxRequestsPerConn, or cn is past its lifetime or drained —
-// or returns numCloseReasons. Such a request carries "Connection: close".
-func (p *pool) lastRequest(cn *conn) CloseReason {
-	switch {
-	case cn.drain.Load():
-		return CloseDrained
-	case p.lim.maxRequests > 0 && cn.requests+1 >= p.lim.maxRequests:
-		return CloseMaxRequests
-	case !cn.retireAt.IsZero() && !time.Now().Before(cn.retireAt):
-		return CloseLifetime
-	}
-	return numCloseReasons
 }
 
 // keepAliveIdle reads the timeout parameter of a Keep-Alive field

@@ -1,3 +1,6 @@
+// HTTPS: conns reused across requests, unknown CAs refused, handshake
+// timeout, HTTP/1.1 by ALPN and SNI from the request's host.
+
 package asynchttp_test
 
 import (
@@ -18,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestHTTPS(t *testing.T) {
+func TestHTTPSReusesConnsAndRejectsUnknownCA(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "secure "+r.Proto)
 	}))

@@ -14,48 +14,75 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // RoundTrip implements http.RoundTripper, so a Client can be the Transport
-// of an http.Client. It honours req.Context() (waiting, dialing, writing and
-// reading, the body included), req.Close, req.Host, streamed request bodies
-// (chunked when req.ContentLength is unknown) and req.GetBody, which makes a
-// body replayable for the one retry described at Do.
+// of an http.Client or an httputil.ReverseProxy. It honours req.Context()
+// (waiting, dialing, writing and reading, the body included), req.Close,
+// req.Host, req.Trailer (sent after a chunked body), streamed request
+// bodies (chunked when req.ContentLength is unknown) and req.GetBody, which
+// makes a body replayable for the one retry described at Do. The request
+// body is closed exactly once, on every path, possibly after RoundTrip
+// returns (a body still being sent while the response is read).
 //
 // The caller must read the response body to its end or close it: the
 // connection goes back to the pool at io.EOF, or at Close when at most
 // MaxDrainBytes remain and arrive within DrainTimeout; otherwise Close
-// closes it. Trailers are in resp.Trailer after io.EOF. Unless
-// DisableCompression is set, a request with no Accept-Encoding or Range
-// asks for gzip and the body is decompressed transparently
+// closes it. Trailers are in resp.Trailer after io.EOF (the names a
+// Trailer field declares are there from the start, with nil values).
+// Unless DisableCompression is set, a request with no Accept-Encoding or
+// Range asks for gzip and the body is decompressed transparently
 // (resp.Uncompressed is then true, as with net/http).
+//
+// A 101 Switching Protocols response that names its protocol (Upgrade
+// and "Connection: upgrade") hands the connection over: its Body is an
+// io.ReadWriteCloser (and a net.Conn) over the socket, with CloseWrite for
+// a half-close. The connection leaves the pool when RoundTrip returns: its
+// slots are free at once, Stats counts it closed with CloseUpgraded, and
+// neither the request's context nor the pool touches it again; Body.Close
+// closes it.
+//
+// Errors have net/http's identity: a request whose context ends returns
+// the context's error itself (context.Canceled, context.DeadlineExceeded,
+// or its cause); a body cut short reads io.ErrUnexpectedEOF; a failed
+// certificate check returns crypto/tls's own error
+// (*tls.CertificateVerificationError); a failed dial the dialer's
+// (*net.OpError); a request net/http would refuse is refused in its words
+// (`unsupported protocol scheme "ftp"`, `net/http: invalid header field
+// name ...`) as a *RequestError. A request without a User-Agent gets
+// net/http's, "Go-http-client/1.1"; one set to "" sends none.
 func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 	ctx := hreq.Context()
 	req := AcquireRequest()
 	// req lives until the exchange ends: a body may still be going out
 	// while the caller reads the response.
 	handedOff := false
+	var obs *reqObs // follows the request for Events' request callbacks
 	defer func() {
 		if !handedOff {
+			obs.unwound()
 			closeUnsent(req)
 			ReleaseRequest(req)
 		}
 	}()
-	gz, err := c.fromHTTP(hreq, req)
+	gz, err := c.fromHTTP(hreq, req) // closes hreq.Body when it fails
 	if err != nil {
-		if hreq.Body != nil {
-			hreq.Body.Close() // RoundTrip always closes the body
-		}
 		return nil, err
 	}
 	if err := c.begin(req, hreq); err != nil {
-		return nil, err
+		return nil, httpErr(ctx, err)
 	}
+	obs = c.observe(req)
 	for retried := false; ; retried = true {
-		cn, err := c.pool.acquire(ctx, req, retried)
+		cn, err := c.connFor(ctx, req, retried)
 		if err != nil {
+			err = httpErr(ctx, err)
+			obs.end(0, err)
 			return nil, err
 		}
+		obs.attempt(cn)
 		resp := AcquireResponse()
 		ex, err := c.sendAndReadHead(ctx, cn, req, resp)
 		if err != nil {
@@ -63,38 +90,91 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 			if !retried && c.mayRetry(cn, req, err) {
 				continue
 			}
+			err = httpErr(ctx, err)
+			obs.end(0, err)
+			return nil, err
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols && isProtocolSwitch(&resp.Header) {
+			hr, err := c.upgrade(ctx, hreq, ex, resp)
+			ReleaseResponse(resp)
+			if err != nil {
+				obs.end(0, err)
+			} else {
+				obs.end(hr.StatusCode, nil)
+			}
+			return hr, err
+		}
+		hr, err := c.toHTTP(ctx, hreq, req, ex, resp, gz, obs)
+		if err != nil {
+			ReleaseResponse(resp)
+			obs.end(0, err)
 			return nil, err
 		}
 		handedOff = true
-		return c.toHTTP(ctx, hreq, req, ex, resp, gz), nil
+		return hr, nil
 	}
 }
 
+// defaultUserAgent is the User-Agent RoundTrip sends when the request has
+// none: net/http's own, so that servers and tests see what they see from
+// net/http's Transport.
+const defaultUserAgent = "Go-http-client/1.1"
+
 // fromHTTP fills req from hreq; it reports whether it asked for gzip on the
-// caller's behalf.
+// caller's behalf. It refuses what net/http's Transport refuses, in its
+// words, and closes hreq.Body when it does.
 func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error) {
+	if err := checkHTTPRequest(hreq); err != nil {
+		if hreq.Body != nil {
+			hreq.Body.Close() // RoundTrip always closes the body
+		}
+		return false, err
+	}
 	u := hreq.URL
-	if u == nil {
-		return false, &RequestError{Field: "URL", Reason: "missing"}
-	}
-	uri := u.Scheme + "://"
+	var userinfo string
 	if u.User != nil {
-		uri += u.User.String() + "@"
+		userinfo = u.User.String() + "@"
 	}
-	req.SetRequestURI(uri + u.Host + u.RequestURI())
+	target := u.RequestURI()
+	switch {
+	case hreq.Method == http.MethodConnect && u.Path == "":
+		// CONNECT host:port (RFC 9112 §3.2.3), or the URL's opaque part.
+		req.target, req.opaque = targetAuthority, u.Opaque
+		target = "/"
+	case target == "*":
+		req.target = targetAsterisk // OPTIONS * (RFC 9112 §3.2.4)
+		target = "/"
+	}
+	// One concatenation: one allocation.
+	req.SetRequestURI(u.Scheme + "://" + userinfo + u.Host + target)
 	if hreq.Method != "" {
 		req.SetMethod(hreq.Method)
 	}
 	if hreq.Host != "" && hreq.Host != u.Host {
 		req.SetHost(hreq.Host)
 	}
+	// User-Agent first, as net/http writes it: a default when there is
+	// none, nothing when it is set to "", the first value of several.
+	if ua, ok := hreq.Header["User-Agent"]; !ok {
+		req.Header.Add("User-Agent", defaultUserAgent)
+	} else if len(ua) > 0 && ua[0] != "" {
+		req.Header.Add("User-Agent", ua[0])
+	}
 	for k, vs := range hreq.Header {
-		if textproto.CanonicalMIMEHeaderKey(k) == "Host" {
-			continue // net/http ignores it too: req.Host rules
+		switch textproto.CanonicalMIMEHeaderKey(k) {
+		case "Host": // net/http ignores it too: req.Host rules
+			continue
+		case "User-Agent":
+			if k == "User-Agent" {
+				continue // written above
+			}
 		}
 		for _, v := range vs {
 			req.Header.Add(k, v)
 		}
+	}
+	if len(hreq.Trailer) > 0 {
+		req.trailer = hreq.Trailer // read when the body ends
 	}
 	if hreq.Close {
 		req.SetConnectionClose(true)
@@ -109,7 +189,7 @@ func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error)
 			// buffer it, so that it goes out inline with the head, with
 			// no sender goroutine, and replays without GetBody.
 			if err := bufferBody(req, hreq.Body, size); err != nil {
-				return false, err
+				return false, err // bufferBody closed it
 			}
 		} else {
 			req.SetBodyStream(hreq.Body, size)
@@ -126,10 +206,11 @@ func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error)
 	return gz, nil
 }
 
-// toHTTP builds the http.Response of an exchange whose head is in resp.
-func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, ex exchange, resp *Response, gz bool) *http.Response {
+// toHTTP builds the http.Response of an exchange whose head is in resp,
+// with the fields as net/http sets them. On error the conn is closed.
+func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, ex exchange, resp *Response, gz bool, obs *reqObs) (*http.Response, error) {
 	// One allocation holds the body reader and the response.
-	b := &respBody{c: c, ctx: ctx, ex: ex, req: req, resp: resp}
+	b := &respBody{c: c, ctx: ctx, ex: ex, req: req, resp: resp, obs: obs}
 	hr := &b.hr
 	*hr = http.Response{
 		Status:        statusLine(resp),
@@ -139,7 +220,6 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 		ProtoMinor:    resp.ProtoMinor,
 		Header:        toHTTPHeader(&resp.Header),
 		ContentLength: resp.ContentLength,
-		Close:         ex.framing.close,
 		Request:       hreq,
 	}
 	if resp.ProtoMinor == 0 {
@@ -149,29 +229,18 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 		st := tc.ConnectionState()
 		hr.TLS = &st
 	}
-	if ex.framing.mode == framingChunked {
-		hr.TransferEncoding = []string{"chunked"}
-		hr.Trailer = make(http.Header)
-		resp.Header.VisitAll(func(k, v []byte) {
-			if !equalFoldBytes(k, "Trailer") {
-				return
-			}
-			for len(v) > 0 {
-				var name []byte
-				name, v = nextListElem(v)
-				if len(name) > 0 {
-					hr.Trailer[textproto.CanonicalMIMEHeaderKey(string(name))] = nil
-				}
-			}
-		})
+	if err := httpFields(hr, ex.framing); err != nil {
+		c.finish(ctx, ex, false)
+		return nil, err
 	}
 	if ex.framing.mode == framingNone {
 		c.finish(ctx, ex, true)
+		obs.end(hr.StatusCode, nil)
 		ReleaseResponse(resp)
 		closeUnsent(req)
 		ReleaseRequest(req)
 		hr.Body = http.NoBody
-		return hr
+		return hr, nil
 	}
 	ex.cn.body.reset(ex.cn.br, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
 	hr.Body = b
@@ -182,7 +251,62 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 		hr.Uncompressed = true
 		hr.Body = &gzipBody{body: b}
 	}
-	return hr
+	return hr, nil
+}
+
+// httpFields moves what net/http does not leave in Response.Header to its
+// own fields: Transfer-Encoding to TransferEncoding (Content-Length goes
+// with a chunked body), the names a Trailer field declares to Trailer
+// (values nil until the body ends), and a "Connection: close" of HTTP/1.1
+// to Close, which also says the body runs to the connection's close.
+func httpFields(hr *http.Response, f bodyFraming) error {
+	h := hr.Header
+	connection := h["Connection"]
+	hasClose := httpguts.HeaderValuesContainsToken(connection, "close")
+	switch {
+	case hr.ProtoMinor == 0:
+		hr.Close = hasClose || !httpguts.HeaderValuesContainsToken(connection, "keep-alive")
+	case hasClose:
+		hr.Close = true
+		delete(h, "Connection")
+	}
+	if f.mode == framingClose {
+		hr.Close = true // an unbounded body
+	}
+	if te, ok := h["Transfer-Encoding"]; ok {
+		delete(h, "Transfer-Encoding")
+		// HTTP/1.0 ignores the field (and reads to the close); a HEAD,
+		// 1xx, 204 or 304 answer says chunked with no body to decode.
+		if hr.ProtoMinor > 0 && len(te) == 1 && strings.EqualFold(textproto.TrimString(te[0]), "chunked") {
+			hr.TransferEncoding = []string{"chunked"}
+			if f.mode == framingChunked {
+				delete(h, "Content-Length")
+			}
+		}
+	}
+	declared, ok := h["Trailer"]
+	if !ok || hr.TransferEncoding == nil {
+		return nil // net/http also leaves a Trailer field without chunks in Header
+	}
+	delete(h, "Trailer")
+	for _, v := range declared {
+		for _, name := range strings.Split(v, ",") {
+			name = textproto.TrimString(name)
+			if name == "" {
+				continue
+			}
+			key := textproto.CanonicalMIMEHeaderKey(name)
+			switch key {
+			case "Transfer-Encoding", "Trailer", "Content-Length":
+				return protoErr("Trailer", fmt.Errorf("bad trailer key %q", key))
+			}
+			if hr.Trailer == nil {
+				hr.Trailer = make(http.Header)
+			}
+			hr.Trailer[key] = nil
+		}
+	}
+	return nil
 }
 
 // respBody streams a response body off its conn. Read and Close may be
@@ -194,6 +318,7 @@ type respBody struct {
 	ex   exchange
 	req  *Request // released when the exchange ends
 	resp *Response
+	obs  *reqObs // told when the exchange ends; nil when no one listens
 
 	mu       sync.Mutex
 	reading  bool
@@ -231,7 +356,7 @@ func (b *respBody) Read(p []byte) (int, error) {
 		b.endLocked(false, errBodyClosed)
 		err = b.err
 	case err != nil:
-		b.endLocked(false, bodyErr(b.ctx, b.ex, err))
+		b.endLocked(false, bodyHTTPErr(b.ctx, bodyErr(b.ctx, b.ex, err)))
 		err = b.err
 	case b.closed:
 		// Closed while we read: the conn may carry a past deadline.
@@ -285,6 +410,11 @@ func (b *respBody) endLocked(ok bool, err error) {
 		})
 	}
 	b.c.finish(b.ctx, b.ex, ok) // waits for a body sender still at work
+	if err == io.EOF || err == errBodyClosed {
+		b.obs.end(b.hr.StatusCode, nil) // read to its end, or closed by the caller
+	} else {
+		b.obs.end(b.hr.StatusCode, err)
+	}
 	ReleaseResponse(b.resp)
 	closeUnsent(b.req)
 	ReleaseRequest(b.req)
@@ -361,18 +491,18 @@ func bufferBody(req *Request, body io.ReadCloser, size int64) error {
 	return nil
 }
 
-// statusLine is http.Response.Status ("200 OK"): a shared string when the
-// reason phrase is the usual one (or missing), else made from the parts.
+// statusLine is http.Response.Status as net/http makes it: "200 OK", or
+// the code alone when the status line has no reason phrase. The usual
+// lines are shared strings.
 func statusLine(resp *Response) string {
 	code := resp.StatusCode
-	text := http.StatusText(code)
-	if len(resp.reason) == 0 || string(resp.reason) == text {
-		if code >= 100 && code < 600 {
-			if s := statusLines[code-100]; s != "" {
-				return s
-			}
+	if len(resp.reason) == 0 {
+		return strconv.Itoa(code) // small codes: no allocation
+	}
+	if code >= 100 && code < 600 {
+		if s := statusLines[code-100]; s != "" && s[4:] == string(resp.reason) {
+			return s
 		}
-		return strconv.Itoa(code) + " " + text
 	}
 	return strconv.Itoa(code) + " " + string(resp.reason)
 }

@@ -1,3 +1,6 @@
+// In-memory conns: buffered writes, deadlines, Close, addresses and full
+// duplex traffic.
+
 package asynchttptest_test
 
 import (

@@ -1,3 +1,5 @@
+// Examples of testing code that uses asynchttp with an in-memory Server.
+
 package asynchttptest_test
 
 import (

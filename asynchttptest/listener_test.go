@@ -1,3 +1,6 @@
+// Listener: Dial meets Accept over in-memory conns, each with its own
+// address, until Close.
+
 package asynchttptest_test
 
 import (

@@ -1,3 +1,5 @@
+// Every test of the package must leave no goroutine or descriptor behind.
+
 package asynchttptest_test
 
 import (

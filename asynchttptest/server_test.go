@@ -1,3 +1,6 @@
+// Server: handlers reached through in-memory conns by Do and net/http,
+// its counts, timeouts, Close and Hijack.
+
 package asynchttptest_test
 
 import (

@@ -1,3 +1,5 @@
+// A Server inside a testing/synctest bubble, with a fake clock.
+
 package asynchttptest_test
 
 import (

@@ -133,3 +133,6 @@ func tableRows(t *testing.T, out string) (header []string, rows map[string][]str
 	t.Fatalf("no complete per-host table in:\n%s", out)
 	return nil, nil
 }
+
+// The table's columns, in order (the demo adds "role" after "host").
+var tableHeader = []string{"host", "reqs", "ok", "conns", "peak", "reuse", "p50", "p99", "errors", "closed"}

@@ -1,3 +1,6 @@
+// Snapshots of goroutines and file descriptors, and Main failing a test
+// binary that leaks.
+
 package leakcheck
 
 import (

@@ -1,3 +1,6 @@
+// Parsing goroutine dumps and telling the library's goroutines from the
+// rest.
+
 package leakcheck
 
 import (

@@ -1,3 +1,6 @@
+// Starting nginx with a generated config, serving files, and skipping (or
+// failing under CI) when nginx is missing.
+
 package nginxtest
 
 import (

@@ -1,3 +1,6 @@
+// Counting servers: conns and requests counted with and without
+// keep-alive, peaks, WaitOpen, and Close.
+
 package testserver
 
 import (

@@ -1,3 +1,6 @@
+// Helpers for the testserver tests: leak checks, a net/http client, a fake
+// testing.TB.
+
 package testserver
 
 import (

@@ -1,3 +1,6 @@
+// Scripted servers: Close unblocks and waits for scripts, and the raw
+// request reader and response writer.
+
 package testserver
 
 import (

@@ -1,0 +1,23 @@
+// HostLimiter: an admission hook consulted before a request to a host
+// starts, for limits shared beyond one Client (a fleet of processes).
+
+package asynchttp
+
+import "context"
+
+// HostLimiter admits requests to a host. A Client with Config.HostLimiter
+// set calls Acquire before each request starts (after its own host policy:
+// rate, delay and concurrency), and calls the release function it returned
+// exactly once when that request ends, on every path: success, error,
+// cancellation, or a panic in a hook. host is the pool key,
+// "scheme://host:port".
+//
+// Acquire must honour ctx: when ctx ends it returns promptly with an error
+// (the request fails with it). An error means the request is not admitted
+// and release is not called. Implementations must be safe for concurrent
+// use.
+type HostLimiter interface {
+	// Acquire blocks until one more request to host may start, or ctx ends;
+	// release is called once when that request ends.
+	Acquire(ctx context.Context, host string) (release func(), err error)
+}
