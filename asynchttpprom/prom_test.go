@@ -132,3 +132,66 @@ func TestCollectAndLintClean(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, problems)
 }
+
+// Requests held in flight by a blocking handler show as in_use, and a
+// caller over MaxConnsPerHost shows as a waiting caller, matching Stats.
+func TestInUseAndWaitingMatchStats(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 4)
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	defer s.Close()
+	c := asynchttp.New(asynchttp.Config{MaxConnsPerHost: 1})
+	defer c.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(asynchttpprom.NewCollector(c))
+
+	done := make(chan struct{}, 2)
+	for range 2 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			req, resp := asynchttp.AcquireRequest(), asynchttp.AcquireResponse()
+			defer asynchttp.ReleaseRequest(req)
+			defer asynchttp.ReleaseResponse(resp)
+			req.SetRequestURI(s.URL)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = c.Do(ctx, req, resp)
+		}()
+	}
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request arrived")
+	}
+	// Wait (bounded) until the second caller is queued behind the cap.
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Stats().Waiting != 1 {
+		require.True(t, time.Now().Before(deadline), "second caller never waited")
+		time.Sleep(time.Millisecond)
+	}
+	mf := scrape(t, reg)
+	st := c.Stats()
+	require.Equal(t, 1, st.InUse)
+	require.Equal(t, float64(st.InUse), byHost(mf["asynchttp_connections_in_use"])[onlyHost(t, st)])
+	require.Equal(t, float64(st.Waiting), byHost(mf["asynchttp_waiting_callers"])[onlyHost(t, st)])
+	close(release)
+	for range 2 {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("request did not finish")
+		}
+	}
+}
+
+func onlyHost(t *testing.T, st asynchttp.Stats) string {
+	t.Helper()
+	require.Len(t, st.Hosts, 1)
+	for h := range st.Hosts {
+		return h
+	}
+	return ""
+}
