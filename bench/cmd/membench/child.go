@@ -239,7 +239,7 @@ func runCrawl(a childArgs, res *childResult) error {
 				if i >= int64(a.N) {
 					return
 				}
-				if err := c.get(ctx, "http://"+hostName(int(i))+"/"); err != nil {
+				if err := c.get(ctx, crawlURL(int(i), a.Srv.Plain)); err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
 					continue

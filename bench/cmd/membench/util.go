@@ -42,6 +42,13 @@ func ratio(a, b float64) float64 {
 // server's ports, so every client resolves through its own hook with no DNS.
 func hostName(i int) string { return "h" + strconv.Itoa(i) + ".crawl.test" }
 
+// crawlURL is the URL of crawl host i: its name and the port hostAddr maps
+// it to (every client sees the same host:port; only the IP comes from the
+// client's resolution hook).
+func crawlURL(i int, ports []int) string {
+	return "http://" + hostName(i) + ":" + strconv.Itoa(ports[i%len(ports)]) + "/"
+}
+
 // hostAddr maps "h<i>.crawl.test" (with or without ":port") to
 // 127.0.0.1:ports[i%len(ports)].
 func hostAddr(host string, ports []int) (string, error) {

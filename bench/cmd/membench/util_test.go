@@ -26,6 +26,10 @@ func TestHostAddrMapsRoundRobinOverPorts(t *testing.T) {
 		_, err := hostAddr(bad, ports)
 		require.Error(t, err, bad)
 	}
+	require.Equal(t, "http://h4.crawl.test:1002/", crawlURL(4, ports))
+	addr, err := hostAddr("h4.crawl.test:1002", ports)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:1002", addr, "the URL's port and the mapped port agree")
 	_, err = hostAddr(hostName(1), nil)
 	require.Error(t, err)
 }
