@@ -41,8 +41,8 @@ type childResult struct {
 
 	// crawl: MiB and fds.
 	BaseHeap, PeakHeap, EndHeap, SettledHeap float64
-	PeakFDs, EndFDs, SettledFDs           int
-	Seconds                               float64
+	PeakFDs, EndFDs, SettledFDs              int
+	Seconds                                  float64
 
 	// churn
 	CPUPerReqUS float64
