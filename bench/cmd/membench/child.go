@@ -24,6 +24,7 @@ type childArgs struct {
 	Zero     bool       `json:"zero"`
 	Idle     string     `json:"idle"`   // crawl idle timeout
 	Settle   string     `json:"settle"` // crawl: wait after the crawl before the settled reading
+	Cap      int        `json:"cap"`    // crawl: connections kept across hosts (0: no cap)
 	CertFile string     `json:"cert"`
 	Srv      serverInfo `json:"srv"`
 }
@@ -195,7 +196,7 @@ func runCrawl(a childArgs, res *childResult) error {
 	if err != nil {
 		return err
 	}
-	o := clientOpts{name: a.Client, ports: a.Srv.Plain, idleTimeout: idle, zero: a.Zero}
+	o := clientOpts{name: a.Client, ports: a.Srv.Plain, idleTimeout: idle, zero: a.Zero, idleCap: a.Cap}
 	c, err := newTestClient(o)
 	if err != nil {
 		return err

@@ -34,6 +34,7 @@ type clientOpts struct {
 	sessCache   bool // a tls.NewLRUClientSessionCache for the client
 	zero        bool // the client's zero/default config (crawl-zero scenario)
 	noKeepAlive bool
+	idleCap     int // >0: cap on connections kept across hosts (asynchttp MaxTotalConns, net/http MaxIdleConns; fasthttp has none)
 }
 
 type testClient struct {
@@ -84,6 +85,9 @@ func newTestClient(o clientOpts) (*testClient, error) {
 		if o.noKeepAlive {
 			cfg.MaxIdleConnsPerHost = -1
 		}
+		if o.idleCap > 0 {
+			cfg.MaxTotalConns = o.idleCap
+		}
 		if o.ports != nil {
 			ports := o.ports
 			cfg.LookupHost = func(_ context.Context, host string) ([]string, error) {
@@ -118,6 +122,9 @@ func newTestClient(o clientOpts) (*testClient, error) {
 			// DefaultTransport's settings (100 idle in total, 90 s).
 			tr = http.DefaultTransport.(*http.Transport).Clone()
 			tr.TLSClientConfig = tcfg
+		}
+		if o.idleCap > 0 {
+			tr.MaxIdleConns = o.idleCap
 		}
 		if o.ports != nil {
 			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {

@@ -38,6 +38,7 @@ func main() {
 		hosts    = flag.Int("hosts", 100_000, "host names in the crawl")
 		zeroH    = flag.Int("zerohosts", 15_000, "host names in the zero-Config crawl")
 		conc     = flag.Int("c", 64, "crawl concurrency")
+		crawlCap = flag.Int("crawlcap", 2000, "crawl: connections kept across hosts (asynchttp MaxTotalConns, net/http MaxIdleConns; fasthttp has no such cap); 0: none")
 		churn    = flag.Int("churn", 3000, "requests in the TLS churn")
 		ports    = flag.Int("ports", 8, "server ports (plain and TLS each)")
 		only     = flag.String("only", "conns,tls,crawl,zero,churn", "scenarios to run")
@@ -63,7 +64,7 @@ func main() {
 		*tlsConns = *conns
 	}
 	cmdline := "cd bench && go run ./cmd/membench " + strings.Join(os.Args[1:], " ")
-	if err := run(*conns, *tlsConns, *hosts, *zeroH, *conc, *churn, *ports, *only, *out, !*noPin, cmdline); err != nil {
+	if err := run(*conns, *tlsConns, *hosts, *zeroH, *conc, *crawlCap, *churn, *ports, *only, *out, !*noPin, cmdline); err != nil {
 		fatal("%v", err)
 	}
 }
@@ -75,7 +76,7 @@ func pin(on bool, cpu string, args []string) []string {
 	return append([]string{"taskset", "-c", cpu}, args...)
 }
 
-func run(conns, tlsConns, hosts, zeroH, conc, churn, ports int, only, out string, pinOn bool, cmdline string) error {
+func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, ports int, only, out string, pinOn bool, cmdline string) error {
 	start := time.Now()
 	if _, err := exec.LookPath("taskset"); err != nil || runtime.NumCPU() < 2 {
 		pinOn = false
@@ -159,13 +160,13 @@ func run(conns, tlsConns, hosts, zeroH, conc, churn, ports int, only, out string
 	if want["crawl"] {
 		var rows []childResult
 		for _, c := range clients {
-			r, err := child(childArgs{Client: c, Scenario: "crawl", N: hosts, Conc: conc, Idle: "2s", Settle: "5s"})
+			r, err := child(childArgs{Client: c, Scenario: "crawl", N: hosts, Conc: conc, Idle: "2s", Settle: "5s", Cap: crawlCap})
 			if err != nil {
 				return err
 			}
 			rows = append(rows, r)
 		}
-		rep.crawl(fmt.Sprintf("Crawl: %d host names, one GET each, c=%d, IdleTimeout 2 s for every client; settled = 5 s after the crawl", hosts, conc), rows)
+		rep.crawl(fmt.Sprintf("Crawl: %d host names, one GET each, c=%d, IdleTimeout 2 s for every client, connections kept across hosts capped at %d (asynchttp MaxTotalConns, net/http MaxIdleConns; fasthttp has no such cap, so it keeps every connection for 2 s); settled = 5 s after the crawl", hosts, conc, crawlCap), rows)
 	}
 	if want["zero"] {
 		var rows []childResult
