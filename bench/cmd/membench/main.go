@@ -1,0 +1,202 @@
+// Command membench measures what connections cost each client (asynchttp,
+// net/http, fasthttp): KiB per idle and in-flight connection over HTTP and
+// HTTPS, a many-host crawl's peak and settled heap and fds, and a TLS churn
+// (new connection per request) with and without session resumption.
+//
+// Every client runs in its own child process; the server runs in another.
+// Only 127.0.0.1 is used; crawl host names resolve through each client's own
+// hook (no DNS). Results go to stdout and to -out (bench/MEMORY.md).
+//
+//	cd bench && go run ./cmd/membench            # defaults, ~5 min
+//	cd bench && go run ./cmd/membench -quick     # ~1 min
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+var clients = []string{cAsync, cNet, cFast}
+
+func main() {
+	var (
+		role     = flag.String("role", "", "internal: server or child")
+		argJSON  = flag.String("args", "", "internal: child arguments")
+		certFile = flag.String("cert", "", "internal: certificate file")
+		keyFile  = flag.String("key", "", "internal: key file")
+		quick    = flag.Bool("quick", false, "smaller counts (~1 min)")
+		conns    = flag.Int("conns", 5000, "connections for the idle/in-flight figures")
+		tlsConns = flag.Int("tlsconns", 0, "connections for the HTTPS figures (0: same as -conns)")
+		hosts    = flag.Int("hosts", 100_000, "host names in the crawl")
+		zeroH    = flag.Int("zerohosts", 15_000, "host names in the zero-Config crawl")
+		conc     = flag.Int("c", 64, "crawl concurrency")
+		crawlCap = flag.Int("crawlcap", 2000, "crawl: connections kept across hosts (asynchttp MaxTotalConns, net/http MaxIdleConns; fasthttp has no such cap); 0: none")
+		churn    = flag.Int("churn", 3000, "requests in the TLS churn")
+		ports    = flag.Int("ports", 8, "server ports (plain and TLS each)")
+		only     = flag.String("only", "conns,tls,crawl,zero,churn", "scenarios to run")
+		out      = flag.String("out", "MEMORY.md", "markdown output (empty: none)")
+		noPin    = flag.Bool("nopin", false, "do not pin with taskset")
+	)
+	flag.Parse()
+	switch *role {
+	case "server":
+		serveMain(*ports, *ports, *certFile, *keyFile)
+		return
+	case "child":
+		childMain(*argJSON)
+		return
+	case "":
+	default:
+		fatal("unknown -role %q", *role)
+	}
+	if *quick {
+		*conns, *hosts, *zeroH, *churn = 1000, 10_000, 3000, 600
+	}
+	if *tlsConns == 0 {
+		*tlsConns = *conns
+	}
+	cmdline := "cd bench && go run ./cmd/membench " + strings.Join(os.Args[1:], " ")
+	if err := run(*conns, *tlsConns, *hosts, *zeroH, *conc, *crawlCap, *churn, *ports, *only, *out, !*noPin, cmdline); err != nil {
+		fatal("%v", err)
+	}
+}
+
+func pin(on bool, cpu string, args []string) []string {
+	if !on {
+		return args
+	}
+	return append([]string{"taskset", "-c", cpu}, args...)
+}
+
+func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, ports int, only, out string, pinOn bool, cmdline string) error {
+	start := time.Now()
+	if _, err := exec.LookPath("taskset"); err != nil || runtime.NumCPU() < 2 {
+		pinOn = false
+	}
+	raiseNoFile()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "membench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cert, key, err := writeCert(dir)
+	if err != nil {
+		return err
+	}
+	sargs := pin(pinOn, "0", []string{self, "-role", "server", "-ports", fmt.Sprint(ports), "-cert", cert, "-key", key})
+	srv := exec.Command(sargs[0], sargs[1:]...)
+	srv.Stderr = os.Stderr
+	stdin, err := srv.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer func() { stdin.Close(); srv.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("server: %v", err)
+	}
+	var si serverInfo
+	if err := json.Unmarshal([]byte(line), &si); err != nil {
+		return fmt.Errorf("server: %v", err)
+	}
+	go io.Copy(io.Discard, stdout)
+
+	child := func(a childArgs) (childResult, error) {
+		a.CertFile, a.Srv = cert, si
+		b, _ := json.Marshal(a)
+		args := pin(pinOn, "1", []string{self, "-role", "child", "-args", string(b)})
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Stderr = os.Stderr
+		o, err := cmd.Output()
+		var r childResult
+		if jerr := json.Unmarshal(o, &r); jerr != nil {
+			return r, fmt.Errorf("child %s %s: %v (%v)", a.Client, a.Scenario, jerr, err)
+		}
+		fmt.Fprintf(os.Stderr, "  %s %s n=%d tls=%v cache=%v zero=%v: done %.0fs\n", a.Client, a.Scenario, a.N, a.TLS, a.Cache, a.Zero, time.Since(start).Seconds())
+		return r, nil
+	}
+	want := map[string]bool{}
+	for _, s := range strings.Split(only, ",") {
+		want[strings.TrimSpace(s)] = true
+	}
+	rep := &report{}
+	for _, sc := range []struct {
+		key string
+		tls bool
+		n   int
+	}{{"conns", false, conns}, {"tls", true, tlsConns}} {
+		if !want[sc.key] {
+			continue
+		}
+		var rows []childResult
+		for _, c := range clients {
+			r, err := child(childArgs{Client: c, Scenario: "conns", N: sc.n, TLS: sc.tls})
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+		rep.conns(sc.tls, sc.n, rows)
+	}
+	if want["crawl"] {
+		var rows []childResult
+		for _, c := range clients {
+			r, err := child(childArgs{Client: c, Scenario: "crawl", N: hosts, Conc: conc, Idle: "2s", Settle: "5s", Cap: crawlCap})
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+		rep.crawl(fmt.Sprintf("Crawl: %d host names, one GET each, c=%d, IdleTimeout 2 s for every client, connections kept across hosts capped at %d (asynchttp MaxTotalConns, net/http MaxIdleConns; fasthttp has no such cap, so it keeps every connection for 2 s); settled = 5 s after the crawl", hosts, conc, crawlCap), rows)
+	}
+	if want["zero"] {
+		var rows []childResult
+		for _, c := range []string{cAsync, cNet} {
+			r, err := child(childArgs{Client: c, Scenario: "crawl", N: zeroH, Conc: conc, Zero: true, Idle: "0s", Settle: "5s"})
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+		rep.crawl(fmt.Sprintf("Crawl with default settings: %d host names, c=%d; asynchttp zero Config, net/http DefaultTransport's settings; settled = 5 s after the crawl", zeroH, conc), rows)
+	}
+	if want["churn"] {
+		var rows []childResult
+		for _, v := range []struct {
+			c     string
+			cache bool
+		}{{cAsync, false}, {cAsync, true}, {cNet, false}, {cNet, true}, {cFast, false}} {
+			r, err := child(childArgs{Client: v.c, Scenario: "churn", N: churn, Conc: 4, TLS: true, Cache: v.cache})
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+		rep.churn(churn, rows)
+	}
+	md := rep.markdown(cmdline, time.Since(start))
+	fmt.Print(md)
+	if out != "" {
+		return os.WriteFile(out, []byte(md), 0o644)
+	}
+	return nil
+}
