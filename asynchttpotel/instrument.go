@@ -182,6 +182,9 @@ func peerAddress(a net.Addr) string {
 	case nil:
 		return ""
 	case *net.TCPAddr:
+		if a == nil {
+			return ""
+		}
 		return a.IP.String()
 	}
 	s := a.String()
