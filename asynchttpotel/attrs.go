@@ -76,14 +76,6 @@ func hostServer(key string) server {
 	return server{address: key}
 }
 
-// method is http.request.method: m when it is known, else "_OTHER".
-func (c *config) method(m string) attribute.KeyValue {
-	if c.knownMethods[m] {
-		return semconv.HTTPRequestMethodKey.String(m)
-	}
-	return semconv.HTTPRequestMethodOther
-}
-
 // The error.type values for requests that failed without a response
 // (documented in the README; the status code, as a string, is used for a
 // response of 400 or more).

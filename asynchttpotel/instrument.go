@@ -37,6 +37,7 @@ const (
 
 type instruments struct {
 	cfg       *config
+	sets      setCache
 	duration  metric.Float64Histogram
 	active    metric.Int64UpDownCounter
 	queue     metric.Float64Histogram
@@ -126,35 +127,53 @@ func newInstruments(c *config) (*instruments, error) {
 	return in, nil
 }
 
-// requestAttrs are the attributes of http.client.active_requests and
-// http.client.request.time_in_queue.
-func (in *instruments) requestAttrs(ri *asynchttp.RequestInfo, kv []attribute.KeyValue) []attribute.KeyValue {
-	kv = append(kv, in.cfg.method(ri.Method))
-	return hostServer(ri.Host).attrs(kv)
+// methodValue is the value of http.request.method for m.
+func (c *config) methodValue(m string) string {
+	if c.knownMethods[m] {
+		return m
+	}
+	return semconv.HTTPRequestMethodOther.Value.AsString()
+}
+
+// requestSet is the attribute set of kind for a request: http.request.method,
+// server.address, server.port and url.scheme; for queueSet and
+// durationSet network.protocol.version too; for durationSet the status
+// code (when there is one) and error.type (when the request failed).
+func (in *instruments) requestSet(kind uint8, ri *asynchttp.RequestInfo, errType string) attribute.Set {
+	k := setKey{kind: kind, method: in.cfg.methodValue(ri.Method), host: ri.Host}
+	if kind == durationSet {
+		k.status, k.errType = ri.StatusCode, errType
+	}
+	return in.sets.get(k, func() attribute.Set {
+		var buf [8]attribute.KeyValue
+		kv := append(buf[:0], semconv.HTTPRequestMethodKey.String(k.method))
+		kv = hostServer(k.host).attrs(kv)
+		if kind != activeSet {
+			kv = append(kv, semconv.NetworkProtocolVersion(protocolVersion))
+		}
+		if k.status > 0 {
+			kv = append(kv, semconv.HTTPResponseStatusCode(k.status))
+		}
+		if k.errType != "" {
+			kv = append(kv, semconv.ErrorTypeKey.String(k.errType))
+		}
+		return attribute.NewSet(kv...)
+	})
 }
 
 func (in *instruments) requestStart(ri asynchttp.RequestInfo) {
-	var buf [4]attribute.KeyValue
-	in.active.Add(context.Background(), 1, metric.WithAttributes(in.requestAttrs(&ri, buf[:0])...))
+	in.active.Add(context.Background(), 1, metric.WithAttributeSet(in.requestSet(activeSet, &ri, "")))
 }
 
 func (in *instruments) requestDone(ri asynchttp.RequestInfo) {
 	ctx := context.Background()
-	var buf [8]attribute.KeyValue
-	kv := in.requestAttrs(&ri, buf[:0])
-	in.active.Add(ctx, -1, metric.WithAttributes(kv...))
-	kv = append(kv, semconv.NetworkProtocolVersion(protocolVersion))
+	in.active.Add(ctx, -1, metric.WithAttributeSet(in.requestSet(activeSet, &ri, "")))
 	if ri.Wait > 0 {
 		// As in .NET, only the requests that had to queue are recorded.
-		in.queue.Record(ctx, ri.Wait.Seconds(), metric.WithAttributes(kv...))
+		in.queue.Record(ctx, ri.Wait.Seconds(), metric.WithAttributeSet(in.requestSet(queueSet, &ri, "")))
 	}
-	if ri.StatusCode > 0 {
-		kv = append(kv, semconv.HTTPResponseStatusCode(ri.StatusCode))
-	}
-	if et := errorType(ri.StatusCode, ri.Err); et != "" {
-		kv = append(kv, semconv.ErrorTypeKey.String(et))
-	}
-	in.duration.Record(ctx, ri.Duration.Seconds(), metric.WithAttributes(kv...))
+	set := in.requestSet(durationSet, &ri, errorType(ri.StatusCode, ri.Err))
+	in.duration.Record(ctx, ri.Duration.Seconds(), metric.WithAttributeSet(set))
 }
 
 func (in *instruments) connClosed(ci asynchttp.ConnInfo, why asynchttp.CloseReason) {
