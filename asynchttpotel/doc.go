@@ -2,7 +2,7 @@
 // connection pool as OpenTelemetry metrics, in the names, units, instrument
 // kinds and attributes of the OpenTelemetry semantic conventions for HTTP
 // clients (semantic conventions v1.43.0 as published in
-// go.opentelemetry.io/otel/semconv/v1.43.0; unchanged in v1.44.0).
+// go.opentelemetry.io/otel/semconv/v1.43.0; unchanged through v1.44.0).
 //
 // Two calls, one on each side of asynchttp.New:
 //
