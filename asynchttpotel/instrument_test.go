@@ -444,3 +444,31 @@ func TestInstrumentRejectsBadInput(t *testing.T) {
 	_, err = asynchttpotel.ObserveStats(c, asynchttpotel.WithMeterProvider(nil))
 	require.Error(t, err)
 }
+
+func TestRoundTripRequestsAreRecorded(t *testing.T) {
+	tg := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	mp, c := instrumented(t, asynchttp.Config{})
+	hc := &http.Client{Transport: c}
+	for _, path := range []string{"/", "/missing"} {
+		resp, err := hc.Get(tg.url + path)
+		require.NoError(t, err)
+		_, err = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+	}
+	got := mp.collect(t)
+	dp, found := got.hist(t, durationName, durationAttrs(tg, "GET", 200, "")...)
+	require.True(t, found, "%v", got[durationName].Data)
+	assert.Equal(t, uint64(1), dp.Count)
+	dp, found = got.hist(t, durationName, durationAttrs(tg, "GET", 404, "404")...)
+	require.True(t, found, "%v", got[durationName].Data)
+	assert.Equal(t, uint64(1), dp.Count)
+	v, _ := got.sum(t, activeName, activeAttrs(tg, "GET")...)
+	assert.Zero(t, v)
+}

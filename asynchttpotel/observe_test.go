@@ -125,3 +125,24 @@ func TestRefusedInstrumentsAreErrors(t *testing.T) {
 	_, err := asynchttpotel.ObserveStats(c, asynchttpotel.WithMeterProvider(p))
 	require.ErrorIs(t, err, errRefused)
 }
+
+func TestObserveStatsAfterCloseReportsNoConnections(t *testing.T) {
+	tg := newServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mp := newMeterProvider(t)
+	c := asynchttp.New(asynchttp.Config{})
+	unregister, err := asynchttpotel.ObserveStats(c, asynchttpotel.WithMeterProvider(mp))
+	require.NoError(t, err)
+	defer unregister()
+	_, err = do(context.Background(), c, "GET", tg.url+"/")
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+
+	st := c.Stats()
+	got := mp.collect(t)
+	require.Zero(t, st.Open)
+	conn := append(serverAttrs(tg), attribute.String("network.protocol.version", "1.1"))
+	for _, state := range []string{"active", "idle"} {
+		v, _ := got.sum(t, openConnsName, append(conn[:len(conn):len(conn)], attribute.String("http.connection.state", state))...)
+		assert.Zero(t, v, state)
+	}
+}
