@@ -1,0 +1,101 @@
+// ObserveStats: asynchronous instruments read from Client.Stats at
+// collection time.
+
+package asynchttpotel
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/asynchttp/asynchttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/semconv/v1.43.0/httpconv"
+)
+
+// Names of the pool gauges that are not in the conventions.
+const (
+	// ConnectionDialingName: connections being dialed (TCP connect and TLS
+	// handshake), not yet counted in http.client.open_connections.
+	ConnectionDialingName = "asynchttp.client.connection.dialing"
+	// RequestWaitingName: callers waiting for a connection because a cap
+	// was reached.
+	RequestWaitingName = "asynchttp.client.request.waiting"
+)
+
+// ObserveStats registers asynchronous instruments that read c.Stats() once
+// per collection, so that nothing is done per request:
+// http.client.open_connections (http.connection.state "active": carrying a
+// request or its response; "idle": kept for reuse),
+// asynchttp.client.connection.dialing and
+// asynchttp.client.request.waiting, each per host (server.address,
+// server.port, url.scheme, and network.protocol.version "1.1"). Hosts
+// reached directly and through a proxy are summed under their server's
+// attributes.
+//
+// unregister stops the observation; it may be called more than once. A
+// nil c, a nil Option or an instrument the MeterProvider refuses is an
+// error. ObserveStats needs no Instrument call and may be used alone.
+func ObserveStats(c *asynchttp.Client, opts ...Option) (unregister func() error, err error) {
+	if c == nil {
+		return nil, errors.New("asynchttpotel: ObserveStats: nil Client")
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	m := cfg.meter()
+	openI, err1 := httpconv.NewClientOpenConnectionsObservable(m)
+	open := openI.Inst()
+	dialing, err2 := m.Int64ObservableUpDownCounter(ConnectionDialingName,
+		metric.WithDescription("Number of outbound HTTP connections being dialed (TCP connect and TLS handshake)."),
+		metric.WithUnit("{connection}"))
+	waiting, err3 := m.Int64ObservableUpDownCounter(RequestWaitingName,
+		metric.WithDescription("Number of HTTP requests waiting for a connection because a connection cap was reached."),
+		metric.WithUnit("{request}"))
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return nil, err
+	}
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for s, n := range poolCounts(c.Stats()) {
+			var buf [5]attribute.KeyValue
+			kv := append(s.attrs(buf[:0]), semconv.NetworkProtocolVersion(protocolVersion))
+			o.ObserveInt64(open, n.active, metric.WithAttributes(append(kv, semconv.HTTPConnectionStateActive)...))
+			o.ObserveInt64(open, n.idle, metric.WithAttributes(append(kv, semconv.HTTPConnectionStateIdle)...))
+			o.ObserveInt64(dialing, n.dialing, metric.WithAttributes(kv...))
+			o.ObserveInt64(waiting, n.waiting, metric.WithAttributes(kv...))
+		}
+		return nil
+	}, open, dialing, waiting)
+	if err != nil {
+		return nil, err
+	}
+	// Not every MeterProvider's Registration tolerates a second call.
+	var once sync.Once
+	return func() error {
+		err := error(nil)
+		once.Do(func() { err = reg.Unregister() })
+		return err
+	}, nil
+}
+
+type counts struct{ active, idle, dialing, waiting int64 }
+
+// poolCounts sums st's hosts by server: pool keys that differ only in the
+// proxy they go through share their attributes, and one collection must
+// not observe the same attributes twice.
+func poolCounts(st asynchttp.Stats) map[server]counts {
+	m := make(map[server]counts, len(st.Hosts))
+	for key, h := range st.Hosts {
+		s := hostServer(key)
+		n := m[s]
+		n.active += int64(h.InUse)
+		n.idle += int64(h.Idle)
+		n.dialing += int64(h.Dialing)
+		n.waiting += int64(h.Waiting)
+		m[s] = n
+	}
+	return m
+}
