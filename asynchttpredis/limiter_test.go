@@ -376,4 +376,3 @@ func TestOneRoundTripPerAdmissionInTheCommonCase(t *testing.T) {
 	t.Logf("round trips per admission+release: %.2f", perAdmission)
 	assert.InDelta(t, 2, perAdmission, 0.1, "one EVALSHA to admit, one ZREM to release")
 }
-
