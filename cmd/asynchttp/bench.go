@@ -49,6 +49,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dur := fs.Duration("d", 0, "send requests for this long instead of -n of them")
 	method := fs.String("method", "GET", "request method")
 	body := fs.String("body", "", "request body, or @FILE to read it from FILE")
+	metricsAddr := fs.String("metrics", "", "serve the pool's Prometheus metrics at http://ADDR/metrics during the run (e.g. 127.0.0.1:9100)")
 	timeout := fs.Duration("timeout", 20*time.Second, "per-request deadline (waiting for a connection included); 0 = none")
 	var headers headerFlag
 	fs.Var(&headers, "H", `request header "Name: value", repeatable`)
@@ -85,6 +86,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	cfg := cf.config()
 	c := asynchttp.New(cfg)
+	stopMetrics, err := serveMetrics(*metricsAddr, c, stderr)
+	if err != nil {
+		c.Close()
+		return fail("%v", err)
+	}
+	defer stopMetrics()
 	res := &benchResult{statuses: map[int]int{}, errs: map[string]int{}, firstErr: map[string]string{}}
 	var sent, done atomic.Int64
 	var deadline time.Time

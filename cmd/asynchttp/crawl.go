@@ -32,6 +32,7 @@ type crawlOptions struct {
 	timeout  time.Duration // per request; 0: none
 	maxHTML  int           // HTML bytes kept per page for link extraction
 	json     io.Writer     // one record per page, or nil
+	metrics  string        // serve Prometheus metrics here (-metrics), or ""
 }
 
 // crawlResult sums up a crawl.

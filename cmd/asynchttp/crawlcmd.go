@@ -59,6 +59,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	inflight := fs.Int("c", 32, "requests in flight at once")
 	delay := fs.Duration("delay-per-host", 0, "politeness: at least this long between two requests to one host")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request deadline (waiting for a connection included); 0 = none")
+	metricsAddr := fs.String("metrics", "", "serve the pool's Prometheus metrics at http://ADDR/metrics during the crawl (e.g. 127.0.0.1:9100)")
 	jsonOut := fs.Bool("json", false, "write one JSON record per page to stdout; the table goes to stderr")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code
@@ -85,7 +86,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	opt := crawlOptions{
 		seeds: seeds, allow: allow, depth: *depth, maxPages: *maxPages, inflight: *inflight,
-		delay: *delay, timeout: *timeout, maxHTML: 4 << 20, json: jsonW,
+		delay: *delay, timeout: *timeout, maxHTML: 4 << 20, json: jsonW, metrics: *metricsAddr,
 	}
 	res, interrupted := crawlAndReport(ctx, cf, opt, tableOut, stderr, nil)
 	switch {
@@ -111,6 +112,12 @@ func crawlAndReport(ctx context.Context, cf configFlags, opt crawlOptions, out, 
 	cfg.Dial = o.dial
 	cfg.Events.ConnClosed = o.connClosed
 	c := asynchttp.New(cfg)
+	stopMetrics, err := serveMetrics(opt.metrics, c, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "asynchttp crawl: %v\n", err)
+		stopMetrics = func() {}
+	}
+	defer stopMetrics()
 	cr := newCrawler(c, o, opt)
 	status := startStatus(stderr, c, o, cr.statusText)
 	res := cr.run(ctx)
