@@ -172,6 +172,18 @@ type Config struct {
 	// that wanted it. It must honour ctx.
 	Bootstrap func(ctx context.Context, nc net.Conn) error
 
+	// HostLimiter, when set, admits each request before it takes a
+	// connection (Do, Execute, ExecuteHandler and RoundTrip alike): its
+	// Acquire is called once per request with the host key
+	// "scheme://host:port", within the request's context, and the release
+	// it returns is called exactly once when the request ends — Do and
+	// ExecuteHandler returning, RoundTrip's body read to its end or closed
+	// (at once on an error or an upgrade), and also when a hook panics.
+	// An Acquire error fails the request with that error. Nil: no
+	// admission beyond the pool's caps. See asynchttpredis for one shared
+	// by a fleet of processes.
+	HostLimiter HostLimiter
+
 	// Events receives the pool's connection events. Each callback runs
 	// outside the pool's lock, in the goroutine that caused the event, after
 	// the accounting is done: a slow callback delays only that goroutine.

@@ -31,6 +31,14 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 	}
 	obs := c.observe(req) // nil unless Events has request callbacks
 	defer obs.unwound()
+	if c.cfg.HostLimiter != nil {
+		release, err := c.admitHost(ctx, req)
+		if err != nil {
+			obs.end(0, err)
+			return err
+		}
+		defer release()
+	}
 	for retried := false; ; retried = true {
 		cn, err := c.connFor(ctx, req, retried)
 		if err != nil {

@@ -96,6 +96,13 @@ func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h 
 			obs.end(status, failed)
 		}()
 	}
+	if c.cfg.HostLimiter != nil {
+		release, err := c.admitHost(ctx, req)
+		if err != nil {
+			return false, c.report(h, err)
+		}
+		defer release()
+	}
 	var ex exchange
 	for retried := false; ; retried = true {
 		cn, err := c.connFor(ctx, req, retried)

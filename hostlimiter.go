@@ -21,3 +21,21 @@ type HostLimiter interface {
 	// release is called once when that request ends.
 	Acquire(ctx context.Context, host string) (release func(), err error)
 }
+
+// admitHost asks Config.HostLimiter to admit req, which begin has
+// prepared. It returns the release to call once when the request ends, or
+// nil when there is no limiter.
+func (c *Client) admitHost(ctx context.Context, req *Request) (release func(), err error) {
+	hl := c.cfg.HostLimiter
+	if hl == nil {
+		return nil, nil
+	}
+	release, err = hl.Acquire(ctx, string(req.hostKey()))
+	if err != nil {
+		return nil, err
+	}
+	if release == nil {
+		release = func() {}
+	}
+	return release, nil
+}

@@ -59,9 +59,13 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 	// req lives until the exchange ends: a body may still be going out
 	// while the caller reads the response.
 	handedOff := false
-	var obs *reqObs // follows the request for Events' request callbacks
+	var obs *reqObs    // follows the request for Events' request callbacks
+	var release func() // Config.HostLimiter's, once admitted
 	defer func() {
 		if !handedOff {
+			if release != nil {
+				release()
+			}
 			obs.unwound()
 			closeUnsent(req)
 			ReleaseRequest(req)
@@ -75,6 +79,13 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 		return nil, httpErr(ctx, err)
 	}
 	obs = c.observe(req)
+	if c.cfg.HostLimiter != nil {
+		if release, err = c.admitHost(ctx, req); err != nil {
+			err = httpErr(ctx, err)
+			obs.end(0, err)
+			return nil, err
+		}
+	}
 	for retried := false; ; retried = true {
 		cn, err := c.connFor(ctx, req, retried)
 		if err != nil {
@@ -104,7 +115,7 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 			}
 			return hr, err
 		}
-		hr, err := c.toHTTP(ctx, hreq, req, ex, resp, gz, obs)
+		hr, err := c.toHTTP(ctx, hreq, req, ex, resp, gz, obs, release)
 		if err != nil {
 			ReleaseResponse(resp)
 			obs.end(0, err)
@@ -208,9 +219,9 @@ func (c *Client) fromHTTP(hreq *http.Request, req *Request) (gz bool, err error)
 
 // toHTTP builds the http.Response of an exchange whose head is in resp,
 // with the fields as net/http sets them. On error the conn is closed.
-func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, ex exchange, resp *Response, gz bool, obs *reqObs) (*http.Response, error) {
+func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, ex exchange, resp *Response, gz bool, obs *reqObs, release func()) (*http.Response, error) {
 	// One allocation holds the body reader and the response.
-	b := &respBody{c: c, ctx: ctx, ex: ex, req: req, resp: resp, obs: obs}
+	b := &respBody{c: c, ctx: ctx, ex: ex, req: req, resp: resp, obs: obs, release: release}
 	hr := &b.hr
 	*hr = http.Response{
 		Status:        statusLine(resp),
@@ -235,6 +246,9 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 	}
 	if ex.framing.mode == framingNone {
 		c.finish(ctx, ex, true)
+		if release != nil {
+			release()
+		}
 		obs.end(hr.StatusCode, nil)
 		ReleaseResponse(resp)
 		closeUnsent(req)
@@ -319,6 +333,9 @@ type respBody struct {
 	req  *Request // released when the exchange ends
 	resp *Response
 	obs  *reqObs // told when the exchange ends; nil when no one listens
+	// release is Config.HostLimiter's for this request, called when the
+	// exchange ends; nil without a limiter.
+	release func()
 
 	mu       sync.Mutex
 	reading  bool
@@ -410,6 +427,10 @@ func (b *respBody) endLocked(ok bool, err error) {
 		})
 	}
 	b.c.finish(b.ctx, b.ex, ok) // waits for a body sender still at work
+	if b.release != nil {
+		b.release()
+		b.release = nil
+	}
 	if err == io.EOF || err == errBodyClosed {
 		b.obs.end(b.hr.StatusCode, nil) // read to its end, or closed by the caller
 	} else {
