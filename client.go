@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -172,6 +173,14 @@ type Config struct {
 	// that wanted it. It must honour ctx.
 	Bootstrap func(ctx context.Context, nc net.Conn) error
 
+	// HostPolicy, when set, gives each host its HostPolicy when the host
+	// first appears (host is "scheme://host:port"); SetHostPolicy
+	// overrides it for one host at runtime. It must be safe for concurrent
+	// use and quick: it runs under the policy layer's lock. A policy it
+	// returns that HostPolicy's rules refuse is replaced by the zero
+	// policy. Nil: every host gets the zero policy (the Config's caps).
+	HostPolicy func(host string) HostPolicy
+
 	// HostLimiter, when set, admits each request before it takes a
 	// connection (Do, Execute, ExecuteHandler and RoundTrip alike): its
 	// Acquire is called once per request with the host key
@@ -200,7 +209,7 @@ type Config struct {
 type Client struct {
 	cfg    Config
 	pool   connPool
-	policy hostPolicy // nil: no host policy (policy.go)
+	policy atomic.Pointer[policies] // nil: no host policy (hostpolicy.go)
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -214,6 +223,9 @@ var _ http.RoundTripper = (*Client)(nil)
 func New(cfg Config) *Client {
 	c := &Client{cfg: cfg, done: make(chan struct{})}
 	c.pool.init(c)
+	if cfg.HostPolicy != nil {
+		c.policy.Store(newPolicies(c))
+	}
 	c.wg.Add(1)
 	go c.reap()
 	return c

@@ -31,16 +31,11 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 	}
 	obs := c.observe(req) // nil unless Events has request callbacks
 	defer obs.unwound()
-	if c.cfg.HostLimiter != nil {
-		release, err := c.admitHost(ctx, req)
-		if err != nil {
-			obs.end(0, err)
-			return err
-		}
-		defer release()
-	}
+	var adm admission
+	defer adm.end()
 	for retried := false; ; retried = true {
-		cn, err := c.connFor(ctx, req, retried)
+		var turn hostTurn
+		cn, err := c.connFor(ctx, req, retried, &adm, &turn)
 		if err != nil {
 			obs.end(0, err)
 			return err
@@ -48,12 +43,14 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 		obs.attempt(cn)
 		ex, err := c.sendAndReadHead(ctx, cn, req, resp)
 		if err != nil {
+			turn.done(0, err)
 			if !retried && c.mayRetry(cn, req, err) {
 				continue
 			}
 			obs.end(0, err)
 			return err
 		}
+		turn.done(resp.StatusCode, nil)
 		cn.body.reset(cn.br, ex.framing, c.pool.lim.maxBody, &resp.Trailer)
 		resp.body, err = cn.body.appendTo(resp.body[:0])
 		if err != nil {

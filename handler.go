@@ -96,24 +96,22 @@ func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h 
 			obs.end(status, failed)
 		}()
 	}
-	if c.cfg.HostLimiter != nil {
-		release, err := c.admitHost(ctx, req)
-		if err != nil {
-			return false, c.report(h, err)
-		}
-		defer release()
-	}
+	var adm admission
+	defer adm.end()
 	var ex exchange
 	for retried := false; ; retried = true {
-		cn, err := c.connFor(ctx, req, retried)
+		var turn hostTurn
+		cn, err := c.connFor(ctx, req, retried, &adm, &turn)
 		if err != nil {
 			return false, c.report(h, err)
 		}
 		obs.attempt(cn)
 		ex, err = c.sendAndReadHead(ctx, cn, req, resp)
 		if err == nil {
+			turn.done(resp.StatusCode, nil)
 			break
 		}
+		turn.done(0, err)
 		if !retried && c.mayRetry(cn, req, err) {
 			continue
 		}

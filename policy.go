@@ -1,28 +1,87 @@
-// The host-policy seam between the ways in and the exchange: connFor, where every attempt takes its conn.
+// The host-policy seam between the ways in and the exchange: connFor, where every attempt takes its conn, and the turn that reports how it went.
 
 package asynchttp
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
-// hostPolicy steers the attempts to each host before they take a
-// connection: per-host overrides, rate and delay, adaptive concurrency, a
-// breaker, a shared HostLimiter (DESIGN.md, "Layers"). A Client holds none
-// unless a policy is configured; then each attempt costs one nil check.
-type hostPolicy interface {
-	// admit blocks until one more attempt of req may start, or ctx ends,
-	// or the policy refuses it (the error is the caller's).
-	admit(ctx context.Context, req *Request) error
+// admission is what one request holds of the admissions that last the
+// whole request (Config.HostLimiter's); the way in keeps it and calls
+// end once the request is over.
+type admission struct {
+	release func() // the HostLimiter's, once admitted; nil otherwise
+}
+
+// end gives back what the request was admitted with; it is idempotent.
+func (a *admission) end() {
+	if a.release != nil {
+		a.release()
+		a.release = nil
+	}
+}
+
+// hostTurn is one attempt's passage through the host policy: the way in
+// reports the attempt's outcome with done, once, when the response head
+// was read or the attempt failed. The zero hostTurn (no policy) does
+// nothing.
+type hostTurn struct {
+	h     *hostState
+	start time.Time // when the attempt got its conn
+}
+
+// done reports how the attempt went: the status of the response head, or
+// the error that ended the attempt (status 0).
+func (t *hostTurn) done(status int, err error) {
+	if t.h == nil {
+		return
+	}
+	t.h.attemptDone(t, status, err)
+	t.h = nil
+}
+
+// skip ends an attempt that never reached the host (Config.HostLimiter
+// refused it): the policy hears no outcome, only that the turn is over.
+func (t *hostTurn) skip() {
+	if t.h == nil {
+		return
+	}
+	t.h.attemptSkipped(t)
+	t.h = nil
 }
 
 // connFor returns a conn for one attempt of req, in use by the caller:
 // Do, Execute, ExecuteHandler and RoundTrip all take their conns here, so
 // the host policy sees every attempt, retries included, before it holds a
-// connection slot. fresh asks for a new connection (a retry).
-func (c *Client) connFor(ctx context.Context, req *Request, fresh bool) (*conn, error) {
-	if c.policy != nil {
-		if err := c.policy.admit(ctx, req); err != nil {
+// connection slot. The first attempt is then admitted by Config.HostLimiter
+// (after the local policy, so that waiting out a local rate holds no
+// shared slot); adm keeps that admission for the rest of the request.
+// fresh asks for a new connection (a retry). turn is the attempt's: the
+// caller reports its outcome with turn.done, also when connFor fails.
+func (c *Client) connFor(ctx context.Context, req *Request, fresh bool, adm *admission, turn *hostTurn) (*conn, error) {
+	if p := c.policy.Load(); p != nil {
+		h, err := p.admit(ctx, req)
+		if err != nil {
 			return nil, err
 		}
+		turn.h = h
 	}
-	return c.pool.acquire(ctx, req, fresh)
+	if c.cfg.HostLimiter != nil && adm.release == nil {
+		release, err := c.admitHost(ctx, req)
+		if err != nil {
+			turn.skip()
+			return nil, err
+		}
+		adm.release = release
+	}
+	cn, err := c.pool.acquire(ctx, req, fresh)
+	if err != nil {
+		turn.done(0, err)
+		return nil, err
+	}
+	if turn.h != nil {
+		turn.start = time.Now()
+	}
+	return cn, nil
 }

@@ -5,10 +5,10 @@ package asynchttp
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,39 +18,32 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// recordingPolicy admits or refuses every attempt and records the hosts.
-type recordingPolicy struct {
-	mu     sync.Mutex
-	hosts  []string
-	refuse error
-}
-
-func (p *recordingPolicy) admit(_ context.Context, req *Request) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.hosts = append(p.hosts, string(req.hostKey()))
-	return p.refuse
-}
-
-func (p *recordingPolicy) seen() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.hosts...)
-}
-
-// policyClient is a Client with policy pol, closed and checked when the
-// test ends. Make it before the test's servers so that they close first.
-func policyClient(t *testing.T, pol hostPolicy) *Client {
+// policyClient is a Client with a host-policy layer (every host gets the
+// zero policy), closed and checked when the test ends. Make it before the
+// test's servers so that they close first.
+func policyClient(t *testing.T) *Client {
 	t.Helper()
 	snap := leakcheck.Take()
-	c := New(Config{})
-	c.policy = pol
+	c := New(Config{HostPolicy: func(string) HostPolicy { return HostPolicy{} }})
 	t.Cleanup(func() {
 		assert.Empty(t, c.pool.checkInvariants(), "pool invariants")
 		require.NoError(t, c.Close())
 		snap.Check(t)
 	})
 	return c
+}
+
+// turns returns how many turns host's policy state has seen and how many
+// are in flight.
+func turns(c *Client, host string) (entered uint64, active int) {
+	p := c.policy.Load()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := p.hosts[host]
+	if h == nil {
+		return 0, 0
+	}
+	return h.turns, h.active
 }
 
 // discardHandler is a Handler that reads and drops everything.
@@ -63,8 +56,7 @@ func (discardHandler) OnComplete(*Response)       {}
 func (discardHandler) OnError(error)              {}
 
 func TestHostPolicyAdmitsEveryWayIn(t *testing.T) {
-	pol := &recordingPolicy{}
-	c := policyClient(t, pol)
+	c := policyClient(t)
 	srv := testserver.NewCounting(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
@@ -99,21 +91,77 @@ func TestHostPolicyAdmitsEveryWayIn(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, hresp.Body.Close())
 
-	want := "http://" + srv.Addr()
-	assert.Equal(t, []string{want, want, want, want}, pol.seen(), "one admission per attempt, by every way in")
+	entered, active := turns(c, "http://"+srv.Addr())
+	assert.Equal(t, uint64(4), entered, "one turn per attempt, by every way in")
+	assert.Zero(t, active, "every turn ended")
+
+	require.NoError(t, c.SetHostPolicy(srv.URL(), HostPolicy{Delay: time.Millisecond}))
+	assert.Equal(t, HostPolicy{Delay: time.Millisecond}, c.Stats().Hosts["http://"+srv.Addr()].Policy, "the policy in force")
 }
 
 func TestHostPolicyRefusalTakesNoConnection(t *testing.T) {
-	refused := errors.New("host on cool-down")
-	c := policyClient(t, &recordingPolicy{refuse: refused})
+	c := policyClient(t)
 	srv := testserver.NewCounting(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the policy refuses an attempt whose context has ended
 	req, resp := AcquireRequest(), AcquireResponse()
 	defer ReleaseRequest(req)
 	defer ReleaseResponse(resp)
 	req.SetRequestURI(srv.URL() + "/")
-	require.ErrorIs(t, c.Do(ctx, req, resp), refused)
+	require.ErrorIs(t, c.Do(ctx, req, resp), context.Canceled)
 	assert.Zero(t, c.Stats().Created)
 	assert.Zero(t, srv.Accepted())
+	entered, active := turns(c, "http://"+srv.Addr())
+	assert.Equal(t, uint64(1), entered)
+	assert.Zero(t, active, "the refused turn ended")
+}
+
+func TestSetHostPolicyRefusesBadValues(t *testing.T) {
+	c := New(Config{})
+	defer c.Close()
+	for _, pol := range []HostPolicy{
+		{MaxConns: -1}, {Rate: -1}, {Rate: math.NaN()}, {Rate: math.Inf(1)},
+		{Burst: -2}, {Delay: -time.Second}, {DelayJitter: 1.5}, {DelayJitter: -0.1}, {DelayJitter: math.NaN()},
+	} {
+		assert.Error(t, c.SetHostPolicy("http://127.0.0.1:8080", pol), "%+v", pol)
+	}
+	assert.Error(t, c.SetHostPolicy("ftp://127.0.0.1/", HostPolicy{Rate: 1}), "a scheme other than http(s)")
+	assert.Nil(t, c.policy.Load(), "nothing refused makes a policy layer")
+}
+
+func TestSetHostPolicyKeysByHostKey(t *testing.T) {
+	c := New(Config{})
+	defer c.Close()
+	require.NoError(t, c.SetHostPolicy("https://API.example/some/path", HostPolicy{Rate: 3}))
+	require.NoError(t, c.SetHostPolicy("http://127.0.0.1:8080", HostPolicy{Delay: time.Second}))
+	p := c.policy.Load()
+	require.NotNil(t, p)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	assert.Equal(t, map[string]HostPolicy{
+		"https://api.example:443": {Rate: 3},
+		"http://127.0.0.1:8080":   {Delay: time.Second},
+	}, p.overrides)
+}
+
+func TestHostPolicyStateIsDroppedWhenQuiet(t *testing.T) {
+	c := New(Config{HostPolicy: func(string) HostPolicy { return HostPolicy{} }})
+	defer c.Close()
+	p := c.policy.Load()
+	const n = 1000
+	for i := range n {
+		h := p.enter([]byte(fmt.Sprintf("http://10.0.%d.%d:80", i/256, i%256)))
+		h.attemptSkipped(nil)
+	}
+	busy := p.enter([]byte("http://10.1.0.1:80")) // a turn in flight keeps its host
+	p.prune(time.Now().Add(policyLinger - time.Second))
+	p.mu.Lock()
+	assert.Len(t, p.hosts, n+1, "nothing is dropped before policyLinger")
+	p.mu.Unlock()
+	p.prune(time.Now().Add(policyLinger + time.Second))
+	p.mu.Lock()
+	assert.Len(t, p.hosts, 1, "quiet hosts are dropped, the busy one stays")
+	assert.Equal(t, 1, p.peak, "the map was rebuilt at its new size")
+	p.mu.Unlock()
+	busy.attemptSkipped(nil)
 }

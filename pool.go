@@ -240,6 +240,9 @@ func (c *Client) reap() {
 			return
 		case now := <-t.C:
 			c.pool.reapOnce(now)
+			if p := c.policy.Load(); p != nil {
+				p.prune(now)
+			}
 		}
 	}
 }

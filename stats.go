@@ -39,6 +39,10 @@ type HostStats struct {
 	// the snapshot. Zero when none is open.
 	OldestConn  time.Duration
 	MeanConnAge time.Duration
+
+	// Policy is the HostPolicy in force for this host (the zero policy in
+	// the totals, and for every host of a Client with no host policy).
+	Policy HostPolicy
 }
 
 // Stats is a snapshot of a Client's pool. The embedded HostStats holds
@@ -59,6 +63,9 @@ func (c *Client) Stats() Stats {
 	})
 	s.HostStats = hostStats(&total)
 	s.EventPanics = panics
+	if p := c.policy.Load(); p != nil {
+		p.fillStats(&s)
+	}
 	return s
 }
 

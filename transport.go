@@ -59,13 +59,11 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 	// req lives until the exchange ends: a body may still be going out
 	// while the caller reads the response.
 	handedOff := false
-	var obs *reqObs    // follows the request for Events' request callbacks
-	var release func() // Config.HostLimiter's, once admitted
+	var obs *reqObs   // follows the request for Events' request callbacks
+	var adm admission // Config.HostLimiter's, once admitted
 	defer func() {
 		if !handedOff {
-			if release != nil {
-				release()
-			}
+			adm.end()
 			obs.unwound()
 			closeUnsent(req)
 			ReleaseRequest(req)
@@ -79,15 +77,9 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 		return nil, httpErr(ctx, err)
 	}
 	obs = c.observe(req)
-	if c.cfg.HostLimiter != nil {
-		if release, err = c.admitHost(ctx, req); err != nil {
-			err = httpErr(ctx, err)
-			obs.end(0, err)
-			return nil, err
-		}
-	}
 	for retried := false; ; retried = true {
-		cn, err := c.connFor(ctx, req, retried)
+		var turn hostTurn
+		cn, err := c.connFor(ctx, req, retried, &adm, &turn)
 		if err != nil {
 			err = httpErr(ctx, err)
 			obs.end(0, err)
@@ -97,6 +89,7 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 		resp := AcquireResponse()
 		ex, err := c.sendAndReadHead(ctx, cn, req, resp)
 		if err != nil {
+			turn.done(0, err)
 			ReleaseResponse(resp)
 			if !retried && c.mayRetry(cn, req, err) {
 				continue
@@ -105,6 +98,7 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 			obs.end(0, err)
 			return nil, err
 		}
+		turn.done(resp.StatusCode, nil)
 		if resp.StatusCode == http.StatusSwitchingProtocols && isProtocolSwitch(&resp.Header) {
 			hr, err := c.upgrade(ctx, hreq, ex, resp)
 			ReleaseResponse(resp)
@@ -115,7 +109,7 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 			}
 			return hr, err
 		}
-		hr, err := c.toHTTP(ctx, hreq, req, ex, resp, gz, obs, release)
+		hr, err := c.toHTTP(ctx, hreq, req, ex, resp, gz, obs, adm.release)
 		if err != nil {
 			ReleaseResponse(resp)
 			obs.end(0, err)
