@@ -64,6 +64,25 @@ type Config struct {
 	// that long, then fail with a *TimeoutError wrapping ErrTooManyConns.
 	AcquireTimeout time.Duration
 
+	// AcquireTimeoutAction is what a caller does when its AcquireTimeout
+	// passes while its host is at its cap (MaxConnsPerHost, its
+	// HostPolicy's MaxConns or adaptive limit): AcquireTimeoutFail (the
+	// zero value) fails; AcquireTimeoutNew dials past the host's cap, as
+	// Netty's AcquireTimeoutAction.NEW, when MaxTotalConns leaves room —
+	// MaxTotalConns is never exceeded. Such connections count in
+	// HostStats.OverLimitDials and close when released while the host is
+	// still over its cap (CloseOverLimit). It matters only when
+	// AcquireTimeout is positive.
+	AcquireTimeoutAction AcquireTimeoutAction
+
+	// MaxConcurrentDials caps the dials in flight across the Client: TCP
+	// connects (with their name lookups and proxy CONNECTs) and TLS
+	// handshakes, each from its start to the connection's readiness. A
+	// caller waits for a dial slot within its context (Close ends the
+	// wait); Stats counts such waits (DialWaits, DialWaitTime). Zero or
+	// negative means no cap.
+	MaxConcurrentDials int
+
 	// IdleTimeout closes a connection idle for longer than this since its
 	// last use. Zero means DefaultIdleTimeout; negative means never.
 	IdleTimeout time.Duration
@@ -207,9 +226,10 @@ type Config struct {
 // one per configuration and share it. Close it to release its connections
 // and its background goroutine.
 type Client struct {
-	cfg    Config
-	pool   connPool
-	policy atomic.Pointer[policies] // nil: no host policy (hostpolicy.go)
+	cfg       Config
+	pool      connPool
+	policy    atomic.Pointer[policies] // nil: no host policy (hostpolicy.go)
+	dialSlots dialSlots                // Config.MaxConcurrentDials (dialcap.go)
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -222,6 +242,7 @@ var _ http.RoundTripper = (*Client)(nil)
 // goroutine, the idle reaper, stopped by Close.
 func New(cfg Config) *Client {
 	c := &Client{cfg: cfg, done: make(chan struct{})}
+	c.dialSlots.init(cfg.MaxConcurrentDials, c.done)
 	c.pool.init(c)
 	if cfg.HostPolicy != nil {
 		c.policy.Store(newPolicies(c))

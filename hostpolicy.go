@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 )
@@ -37,7 +38,23 @@ type HostPolicy struct {
 	Adaptive bool
 }
 
-// validate reports what is wrong with p, for New and SetHostPolicy.
+// clamped returns p with each out-of-range value brought into range: a
+// negative MaxConns, Burst or Delay to 0, a negative, NaN or infinite
+// Rate to 0 (no limit), DelayJitter into [0, 1] (NaN: 0). Policies from
+// Config.HostPolicy are clamped; SetHostPolicy refuses them instead.
+func (p HostPolicy) clamped() HostPolicy {
+	p.MaxConns, p.Burst, p.Delay = max(p.MaxConns, 0), max(p.Burst, 0), max(p.Delay, 0)
+	if !(p.Rate > 0) || math.IsInf(p.Rate, 0) {
+		p.Rate = 0
+	}
+	if !(p.DelayJitter > 0) {
+		p.DelayJitter = 0
+	}
+	p.DelayJitter = min(p.DelayJitter, 1)
+	return p
+}
+
+// validate reports what is wrong with p, for SetHostPolicy.
 func (p HostPolicy) validate() error {
 	switch {
 	case p.MaxConns < 0:
@@ -78,6 +95,13 @@ type hostState struct {
 	turns    uint64    // turns entered: attempts the policy saw
 	active   int       // turns in flight: the state is not dropped meanwhile
 	lastUsed time.Time // the last turn's end
+	pace     pacer
+	adapt    *adaptive // nil unless pol.Adaptive
+	proxied  bool      // some of its requests go through a proxy: its pool keys have suffixes
+
+	paceWaits    uint64        // turns that waited for Rate or Delay
+	paceWaitTime time.Duration // their total wait
+	refused      uint64        // turns refused by the policy or the caller's context while waiting
 }
 
 func newPolicies(c *Client) *policies {
@@ -90,32 +114,104 @@ func newPolicies(c *Client) *policies {
 const policyLinger = 2 * time.Minute
 
 // admit finds the state of req's host and waits until one more attempt
-// may start, or ctx ends, or the policy refuses it. It returns the state
-// the attempt's turn reports to.
+// may start (its Rate and Delay), or ctx ends, or the policy refuses it.
+// It returns the state the attempt's turn reports to.
 func (p *policies) admit(ctx context.Context, req *Request) (*hostState, error) {
-	h := p.enter(req.hostKey())
-	if err := ctx.Err(); err != nil {
+	now := time.Now()
+	h, b, made := p.enter(req.hostKey(), req.proxy != nil, now)
+	if made {
+		p.c.pool.core.RefreshKeyMax(h.key, req.proxy != nil) // its pool key may outlive an earlier state
+	}
+	err := ctx.Err()
+	if err != nil {
+		err = ctxErr(ctx, "host policy")
+	} else if !b.start.IsZero() && b.start.After(now) {
+		err = p.waitTurn(ctx, b.start)
+		p.mu.Lock()
+		h.paceWaits++
+		h.paceWaitTime += time.Since(now)
+		p.mu.Unlock()
+	}
+	if err != nil {
+		p.mu.Lock()
+		h.pace.cancel(&h.pol, b)
+		h.refused++
+		p.mu.Unlock()
 		h.attemptSkipped(nil)
-		return nil, ctxErr(ctx, "host policy")
+		return nil, err
 	}
 	return h, nil
 }
 
-// enter returns the state of key, making it when key is new, with one
-// more turn counted in flight.
-func (p *policies) enter(key []byte) *hostState {
+// enter returns the state of key, making it when key is new (made), with
+// one more turn counted in flight and, when its policy paces requests, the
+// start booked for that turn.
+func (p *policies) enter(key []byte, proxied bool, now time.Time) (h *hostState, b booking, made bool) {
 	p.mu.Lock()
-	h := p.hosts[string(key)]
+	h = p.hosts[string(key)]
 	if h == nil {
 		h = &hostState{p: p, key: string(key)}
-		h.pol = p.policyLocked(h.key)
+		h.setPolicyLocked(p.policyLocked(h.key))
 		p.hosts[h.key] = h
 		p.peak = max(p.peak, len(p.hosts))
+		made = h.pol.MaxConns > 0 || h.pol.Adaptive
 	}
+	h.proxied = h.proxied || proxied
 	h.turns++
 	h.active++
+	if paced(&h.pol) {
+		b = h.pace.book(&h.pol, now)
+	}
 	p.mu.Unlock()
-	return h
+	return h, b, made
+}
+
+// setPolicyLocked puts pol in force for h, starting or stopping its
+// adaptive limit.
+func (h *hostState) setPolicyLocked(pol HostPolicy) {
+	h.pol = pol
+	switch {
+	case !pol.Adaptive:
+		h.adapt = nil
+	case h.adapt == nil:
+		h.adapt = newAdaptive(h.adaptiveMax())
+	default:
+		h.adapt.max = h.adaptiveMax()
+		h.adapt.limit = min(h.adapt.limit, float64(h.adapt.max))
+	}
+}
+
+// adaptiveMax is the highest adaptive limit of h: its MaxConns, else the
+// Config's per-host cap, else DefaultAdaptiveMaxConns.
+func (h *hostState) adaptiveMax() int {
+	switch {
+	case h.pol.MaxConns > 0:
+		return h.pol.MaxConns
+	case h.p.c.pool.lim.maxPerHost > 0:
+		return h.p.c.pool.lim.maxPerHost
+	}
+	return DefaultAdaptiveMaxConns
+}
+
+// connLimit returns the cap on open connections of the pool key name
+// ("scheme://host:port", with a proxy suffix): its host's adaptive limit
+// or its policy's MaxConns, or 0 for the Config's. The pool asks it under
+// its own lock.
+func (p *policies) connLimit(name string) int {
+	key, _, _ := strings.Cut(name, " ")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h := p.hosts[key]; h != nil {
+		if h.adapt != nil {
+			return h.adapt.conns()
+		}
+		return h.pol.MaxConns
+	}
+	pol := p.policyLocked(key)
+	if pol.Adaptive {
+		return 1 // where a new adaptive state starts
+	}
+	return pol.MaxConns
 }
 
 // policyLocked returns the policy of key: its override, else
@@ -129,26 +225,45 @@ func (p *policies) policyLocked(key string) HostPolicy {
 	if p.fn == nil {
 		return HostPolicy{}
 	}
-	pol := p.fn(key)
-	if pol.validate() != nil {
-		return HostPolicy{}
-	}
-	return pol
+	return p.fn(key).clamped()
 }
 
-// attemptDone ends a turn that reached the host (or failed trying).
+// gotConn notes that t, a turn of h, holds a conn from now on.
+func (h *hostState) gotConn(t *hostTurn) {
+	p := h.p
+	p.mu.Lock()
+	if h.adapt != nil {
+		t.round = h.adapt.gotConn()
+	}
+	p.mu.Unlock()
+}
+
+// attemptDone ends a turn that reached the host (or failed trying): an
+// adaptive limit learns from it.
 func (h *hostState) attemptDone(t *hostTurn, status int, err error) {
-	h.leave()
+	p := h.p
+	now := time.Now()
+	p.mu.Lock()
+	changed := false
+	if h.adapt != nil && !t.start.IsZero() {
+		changed = h.adapt.observe(t.round, t.start, now, status, err)
+	}
+	h.active--
+	h.lastUsed = now
+	proxied := h.proxied
+	p.mu.Unlock()
+	if changed {
+		p.c.pool.core.RefreshKeyMax(h.key, proxied)
+	}
 }
 
 // attemptSkipped ends a turn that never reached the host.
 func (h *hostState) attemptSkipped(t *hostTurn) {
-	h.leave()
-}
-
-func (h *hostState) leave() {
 	p := h.p
 	p.mu.Lock()
+	if h.adapt != nil && t != nil && !t.start.IsZero() {
+		h.adapt.inFlight--
+	}
 	h.active--
 	h.lastUsed = time.Now()
 	p.mu.Unlock()
@@ -195,9 +310,10 @@ func (c *Client) SetHostPolicy(host string, pol HostPolicy) error {
 	}
 	p.overrides[key] = pol
 	if h := p.hosts[key]; h != nil {
-		h.pol = pol
+		h.setPolicyLocked(pol)
 	}
 	p.mu.Unlock()
+	c.pool.core.RefreshKeyMax(key, true)
 	return nil
 }
 
@@ -244,4 +360,8 @@ func (p *policies) fillStats(s *Stats) {
 // total.
 func (h *hostState) statsLocked(hs, total *HostStats) {
 	hs.Policy = h.pol
+	hs.PolicyWaits, hs.PolicyWaitTime, hs.PolicyRefusals = h.paceWaits, h.paceWaitTime, h.refused
+	total.PolicyWaits += h.paceWaits
+	total.PolicyWaitTime += h.paceWaitTime
+	total.PolicyRefusals += h.refused
 }

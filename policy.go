@@ -29,6 +29,7 @@ func (a *admission) end() {
 type hostTurn struct {
 	h     *hostState
 	start time.Time // when the attempt got its conn
+	round uint32    // the adaptive limit's round it counts in; 0: none
 }
 
 // done reports how the attempt went: the status of the response head, or
@@ -82,6 +83,7 @@ func (c *Client) connFor(ctx context.Context, req *Request, fresh bool, adm *adm
 	}
 	if turn.h != nil {
 		turn.start = time.Now()
+		turn.h.gotConn(turn)
 	}
 	return cn, nil
 }

@@ -150,10 +150,10 @@ func TestHostPolicyStateIsDroppedWhenQuiet(t *testing.T) {
 	p := c.policy.Load()
 	const n = 1000
 	for i := range n {
-		h := p.enter([]byte(fmt.Sprintf("http://10.0.%d.%d:80", i/256, i%256)))
+		h, _, _ := p.enter([]byte(fmt.Sprintf("http://10.0.%d.%d:80", i/256, i%256)), false, time.Now())
 		h.attemptSkipped(nil)
 	}
-	busy := p.enter([]byte("http://10.1.0.1:80")) // a turn in flight keeps its host
+	busy, _, _ := p.enter([]byte("http://10.1.0.1:80"), false, time.Now()) // a turn in flight keeps its host
 	p.prune(time.Now().Add(policyLinger - time.Second))
 	p.mu.Lock()
 	assert.Len(t, p.hosts, n+1, "nothing is dropped before policyLinger")

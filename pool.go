@@ -30,13 +30,14 @@ const (
 	CloseMaxRequests                     // served MaxRequestsPerConn requests
 	CloseDrained                         // its host was drained (DrainHost)
 	CloseUpgraded                        // handed to the caller after 101 Switching Protocols; the socket stays open
+	CloseOverLimit                       // released while its host had more open than its limit (lowered by SetHostPolicy or the adaptive limit, or dialed past it by AcquireTimeoutNew)
 	numCloseReasons
 )
 
 var closeReasonNames = [numCloseReasons]string{
 	"idle timeout", "lifetime", "server closed", "evicted", "idle cap",
 	"not reusable", "error", "canceled", "idle closed", "client closed",
-	"max requests", "drained", "upgraded",
+	"max requests", "drained", "upgraded", "over limit",
 }
 
 func (r CloseReason) String() string {
@@ -62,6 +63,7 @@ var (
 	_ = [1]struct{}{}[CloseMaxRequests-CloseReason(pool.MaxRequests)]
 	_ = [1]struct{}{}[CloseDrained-CloseReason(pool.Drained)]
 	_ = [1]struct{}{}[CloseUpgraded-CloseReason(pool.Upgraded)]
+	_ = [1]struct{}{}[CloseOverLimit-CloseReason(pool.OverCap)]
 )
 
 // connPool is the Client's view of its pool: the key-agnostic core
@@ -85,6 +87,7 @@ func (p *connPool) init(c *Client) {
 		MaxIdle:        p.lim.maxIdle,
 		MaxPending:     p.lim.maxPending,
 		AcquireTimeout: p.lim.acquireTimeout,
+		DialOnTimeout:  c.cfg.AcquireTimeoutAction == AcquireTimeoutNew,
 		IdleTimeout:    p.lim.idleTimeout,
 		Lifetime:       p.lim.lifetime,
 		Jitter:         p.lim.jitter,
@@ -94,8 +97,14 @@ func (p *connPool) init(c *Client) {
 		NewKey: func(k *pool.Key, hint any) {
 			k.Data = p.dialer.target(k.Name(), hint.(*Request))
 		},
+		KeyMax: func(k *pool.Key) int {
+			if pl := c.policy.Load(); pl != nil {
+				return pl.connLimit(k.Name())
+			}
+			return 0
+		},
 		ForgetKey: func(k *pool.Key) { p.dialer.forget(k.Data.(*dialTarget)) },
-		Dial:      p.dialer.dial,
+		Dial:      c.dialSlots.wrap(p.dialer.dial),
 		Errors: pool.Errors{
 			Closed:         ErrClientClosed,
 			Full:           ErrTooManyConns,

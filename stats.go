@@ -43,6 +43,22 @@ type HostStats struct {
 	// Policy is the HostPolicy in force for this host (the zero policy in
 	// the totals, and for every host of a Client with no host policy).
 	Policy HostPolicy
+	// ConnLimit is the host's cap on open connections now: its adaptive
+	// limit, its policy's MaxConns or MaxConnsPerHost; 0 means none (and
+	// in the totals).
+	ConnLimit int
+	// OverLimitDials counts connections dialed past the host's cap after
+	// AcquireTimeout (AcquireTimeoutNew).
+	OverLimitDials uint64
+	// PolicyWaits counts requests that waited for their turn under the
+	// host's Rate or Delay, and PolicyWaitTime is their total wait.
+	// PolicyRefusals counts requests that gave up or were refused while
+	// at the policy: their context ended, or their turn came too late
+	// (ErrRateLimited). Policy figures are kept while the host has
+	// requests, and for two minutes after its last.
+	PolicyWaits    uint64
+	PolicyWaitTime time.Duration
+	PolicyRefusals uint64
 }
 
 // Stats is a snapshot of a Client's pool. The embedded HostStats holds
@@ -52,6 +68,10 @@ type Stats struct {
 	Hosts map[string]HostStats // keyed by "scheme://host:port"
 	// EventPanics counts panics recovered from Config.Events callbacks.
 	EventPanics uint64
+	// DialWaits counts dials that waited for a slot under
+	// MaxConcurrentDials, and DialWaitTime is their total wait.
+	DialWaits    uint64
+	DialWaitTime time.Duration
 }
 
 // Stats returns a snapshot of the pool. It takes the pool's lock briefly
@@ -63,6 +83,8 @@ func (c *Client) Stats() Stats {
 	})
 	s.HostStats = hostStats(&total)
 	s.EventPanics = panics
+	s.DialWaits = c.dialSlots.waits.Load()
+	s.DialWaitTime = time.Duration(c.dialSlots.waitTime.Load())
 	if p := c.policy.Load(); p != nil {
 		p.fillStats(&s)
 	}
@@ -85,6 +107,9 @@ func hostStats(ks *pool.KeyStats) HostStats {
 		MaxWait:     ks.MaxWait,
 		OldestConn:  ks.OldestConn,
 		MeanConnAge: ks.MeanConnAge,
+
+		ConnLimit:      ks.Max,
+		OverLimitDials: ks.Overflows,
 	}
 }
 

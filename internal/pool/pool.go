@@ -14,17 +14,21 @@ import (
 // except where a comment says so.
 type Config struct {
 	MaxTotal   int // conns open across keys (dialing, in use, idle); 0: no cap
-	MaxPerKey  int // conns open per key; 0: no cap
+	MaxPerKey  int // conns open per key; 0: no cap (a key may have its own, see SetKeyMax)
 	MaxIdle    int // idle conns kept per key, checked on Release; 0: none
 	MaxPending int // waiters per key; 0: no cap
 	// AcquireTimeout bounds a wait for a slot: negative fails at once,
 	// zero waits as long as the context, positive at most that long.
 	AcquireTimeout time.Duration
-	IdleTimeout    time.Duration // idle conns expire after this; 0: never
-	Lifetime       time.Duration // conns are not reused past this age; 0: forever
-	Jitter         float64       // each lifetime is shortened by up to this fraction, [0, 1]
-	MaxRequests    int           // conns retire after this many requests; 0: no limit
-	FIFO           bool          // reuse the longest-idle conn first; false: the most recent
+	// DialOnTimeout lets a waiter whose AcquireTimeout passes while its
+	// key is at its cap dial past that cap, when MaxTotal leaves room
+	// (MaxTotal is never exceeded). Counted in KeyStats.Overflows.
+	DialOnTimeout bool
+	IdleTimeout   time.Duration // idle conns expire after this; 0: never
+	Lifetime      time.Duration // conns are not reused past this age; 0: forever
+	Jitter        float64       // each lifetime is shortened by up to this fraction, [0, 1]
+	MaxRequests   int           // conns retire after this many requests; 0: no limit
+	FIFO          bool          // reuse the longest-idle conn first; false: the most recent
 	// Linger is how long a key with no conn and no waiter stays known
 	// (with its counters); zero means IdleTimeout, or 90 s when that is
 	// zero too. MaxLingering caps how many stay; zero means 256.
@@ -38,6 +42,10 @@ type Config struct {
 	// Key.Data. ForgetKey runs (under the lock) when a key is dropped.
 	NewKey    func(k *Key, hint any)
 	ForgetKey func(k *Key)
+	// KeyMax, when set, gives a key its own cap on open conns (0:
+	// MaxPerKey), under the pool's lock, after NewKey and on
+	// RefreshKeyMax. It must not call the pool.
+	KeyMax func(k *Key) int
 	// Dial opens a conn for k in slots the pool has reserved. Required.
 	Dial func(ctx context.Context, k *Key) (Conn, error)
 	// Setup, when set, runs on each new conn once it is counted, before it
@@ -65,6 +73,8 @@ type Key struct {
 	Data any
 
 	dialing, inUse int
+	max            int       // the key's own cap on open conns; 0: Config.MaxPerKey
+	lowered        bool      // its cap was lowered once: open may exceed it until conns are released
 	idle           entryList // idle conns, oldest first (links h)
 	waiters        waitList
 	conns          entryList // every open (dialed) conn, oldest first (links a)
@@ -90,6 +100,7 @@ type counters struct {
 	reasons                  [NumReasons]uint64
 	waits                    uint64        // callers that had to wait for a conn
 	waitTime, maxWait        time.Duration // their total and longest wait
+	overflows                uint64        // dials past the key's cap after AcquireTimeout (DialOnTimeout)
 }
 
 // Pool is a connection pool. One mutex guards all of it; it is never held
@@ -145,6 +156,9 @@ func (p *Pool) keyLocked(key []byte, hint any) *Key {
 	k := &Key{name: string(key), readyIdx: -1}
 	if p.cfg.NewKey != nil {
 		p.cfg.NewKey(k, hint)
+	}
+	if p.cfg.KeyMax != nil {
+		k.max = max(p.cfg.KeyMax(k), 0)
 	}
 	p.keys[k.name] = k
 	return k
@@ -250,7 +264,7 @@ func (p *Pool) ReserveWarm(key []byte, hint any, n int) (Reservation, error) {
 	r := Reservation{k: p.keyLocked(key, hint)}
 	k := r.k
 	for r.slots < n {
-		if p.cfg.MaxPerKey > 0 && k.open() >= p.cfg.MaxPerKey ||
+		if m := p.capLocked(k); m > 0 && k.open() >= m ||
 			p.cfg.MaxTotal > 0 && p.total >= p.cfg.MaxTotal ||
 			k.idle.n+k.dialing >= p.cfg.MaxIdle {
 			break
@@ -296,7 +310,7 @@ func (p *Pool) noteWait(k *Key, d time.Duration) {
 // needs an idle conn closed first, which one.
 func (p *Pool) roomLocked(k *Key, fresh bool) (bool, *Entry) {
 	var victim *Entry
-	if p.cfg.MaxPerKey > 0 && k.open() >= p.cfg.MaxPerKey {
+	if m := p.capLocked(k); m > 0 && k.open() >= m {
 		if !fresh || k.idle.n == 0 {
 			return false, nil
 		}
@@ -371,6 +385,8 @@ func (p *Pool) Release(e *Entry) (kept bool) {
 		why = MaxRequests
 	case !e.retireAt.IsZero() && !now.Before(e.retireAt):
 		why = Lifetime
+	case p.capLocked(k) > 0 && k.open() > p.capLocked(k):
+		why = OverCap // its cap was lowered, or it was dialed past it: it retires as it comes back
 	case k.waiters.n > 0 && !k.waiters.head.fresh:
 		w := k.waiters.head
 		p.dequeueLocked(w)

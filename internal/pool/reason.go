@@ -27,6 +27,7 @@ const (
 	MaxRequests                // served Config.MaxRequests requests
 	Drained                    // its key was drained (Drain)
 	Upgraded                   // the owner's: detached, its socket handed to the caller (Detach)
+	OverCap                    // released while its key was over its own cap (lowered by SetKeyMax)
 	NumReasons
 )
 

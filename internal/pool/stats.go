@@ -11,6 +11,8 @@ type KeyStats struct {
 	ClosedBy                            [NumReasons]uint64
 	Waits                               uint64
 	WaitTime, MaxWait                   time.Duration
+	Overflows                           uint64        // dials past the key's cap after AcquireTimeout
+	Max                                 int           // the key's cap on open conns; 0: none (totals: 0)
 	OldestConn, MeanConnAge             time.Duration // of the open (dialed) conns, at the snapshot
 }
 
@@ -37,6 +39,9 @@ func (p *Pool) Stats(each func(key string, s *KeyStats)) (total KeyStats, eventP
 			Waits:    k.waits,
 			WaitTime: k.waitTime,
 			MaxWait:  k.maxWait,
+
+			Overflows: k.overflows,
+			Max:       p.capLocked(k),
 		}
 		var sum time.Duration
 		n := 0
@@ -67,6 +72,7 @@ func (p *Pool) Stats(each func(key string, s *KeyStats)) (total KeyStats, eventP
 	total.Created, total.Reused, total.Closed = p.created, p.reused, p.nclosed
 	total.ClosedBy = p.reasons
 	total.Waits, total.WaitTime, total.MaxWait = p.waits, p.waitTime, p.maxWait
+	total.Overflows = p.overflows
 	return total, p.eventPanics.Load()
 }
 
@@ -107,8 +113,8 @@ func (p *Pool) CheckInvariants() string {
 		if all != k.inUse+k.idle.n || all != k.conns.n {
 			return "key " + name + ": open list differs from in use + idle"
 		}
-		if p.cfg.MaxPerKey > 0 && k.open() > p.cfg.MaxPerKey {
-			return "key " + name + ": over MaxPerKey"
+		if m := p.capLocked(k); m > 0 && k.open() > m && !k.lowered && !p.cfg.DialOnTimeout {
+			return "key " + name + ": over its cap"
 		}
 		if (k.open() == 0 && k.waiters.n == 0) != k.lingering {
 			return "key " + name + ": empty key not lingering, or a lingering key in use"
@@ -116,7 +122,7 @@ func (p *Pool) CheckInvariants() string {
 		if k.waiters.n > 0 && k.readyIdx < 0 {
 			// Out of the dispatch queue: only its own cap may hold it.
 			w := k.waiters.head
-			if p.cfg.MaxPerKey == 0 || k.open() < p.cfg.MaxPerKey || (w.fresh && k.idle.n > 0) {
+			if m := p.capLocked(k); m == 0 || k.open() < m || (w.fresh && k.idle.n > 0) {
 				return "key " + name + ": waiters that may dial are out of the dispatch queue"
 			}
 		}

@@ -246,6 +246,14 @@ func (p *Pool) wait(ctx context.Context, w *waiter) (grant, error) {
 	case <-done:
 		err = p.errs.Ctx(ctx, "acquire")
 	case <-timeout:
+		if p.cfg.DialOnTimeout {
+			p.mu.Lock()
+			g, ok := p.overflowLocked(w)
+			p.mu.Unlock()
+			if ok {
+				return g, nil
+			}
+		}
 		err = p.errs.WaitTimeout()
 	}
 	p.abandon(w)
