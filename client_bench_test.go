@@ -70,6 +70,36 @@ func BenchmarkDo(b *testing.B) {
 	}
 }
 
+// BenchmarkDoWithHostPolicy is BenchmarkDo through the host-policy layer:
+// a Rate too high to ever wait (the cost of booking each start), a Delay
+// of 1 ns, and an adaptive limit.
+func BenchmarkDoWithHostPolicy(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		pol  asynchttp.HostPolicy
+	}{
+		{"Rate", asynchttp.HostPolicy{Rate: 1e12, Burst: 1 << 20}},
+		{"Delay", asynchttp.HostPolicy{Delay: 1}},
+		{"Adaptive", asynchttp.HostPolicy{Adaptive: true}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv := cannedServer(b)
+			c := asynchttp.New(asynchttp.Config{HostPolicy: func(string) asynchttp.HostPolicy { return bc.pol }})
+			defer c.Close()
+			req := asynchttp.AcquireRequest()
+			resp := asynchttp.AcquireResponse()
+			req.SetRequestURI(srv.URL() + "/")
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.Do(ctx, req, resp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkDoParallel runs Do from many goroutines against one host.
 func BenchmarkDoParallel(b *testing.B) {
 	srv := cannedServer(b)
