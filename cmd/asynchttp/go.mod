@@ -7,6 +7,7 @@ require (
 	github.com/asynchttp/asynchttp/asynchttpprom v0.0.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stretchr/testify v1.12.1
+	github.com/temoto/robotstxt v1.1.2
 	golang.org/x/net v0.62.0
 )
 
