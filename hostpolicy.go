@@ -83,6 +83,7 @@ type policies struct {
 	hosts     map[string]*hostState
 	peak      int                   // len(hosts) at its largest since the map was made
 	overrides map[string]HostPolicy // set by SetHostPolicy; they outlive their hosts' state
+	gone      policyCounts          // the counters of the hosts dropped
 }
 
 // hostState is the policy state of one host key ("scheme://host:port").
@@ -99,9 +100,28 @@ type hostState struct {
 	adapt    *adaptive // nil unless pol.Adaptive
 	proxied  bool      // some of its requests go through a proxy: its pool keys have suffixes
 
+	n policyCounts
+}
+
+// policyCounts are a host's policy counters, or the sum of those of the
+// hosts dropped (kept so that the totals in Stats never go backwards).
+type policyCounts struct {
 	paceWaits    uint64        // turns that waited for Rate or Delay
 	paceWaitTime time.Duration // their total wait
 	refused      uint64        // turns refused by the policy or the caller's context while waiting
+}
+
+func (c *policyCounts) add(o *policyCounts) {
+	c.paceWaits += o.paceWaits
+	c.paceWaitTime += o.paceWaitTime
+	c.refused += o.refused
+}
+
+// addTo adds c to the totals in hs.
+func (c *policyCounts) addTo(hs *HostStats) {
+	hs.PolicyWaits += c.paceWaits
+	hs.PolicyWaitTime += c.paceWaitTime
+	hs.PolicyRefusals += c.refused
 }
 
 func newPolicies(c *Client) *policies {
@@ -128,14 +148,14 @@ func (p *policies) admit(ctx context.Context, req *Request) (*hostState, error) 
 	} else if !b.start.IsZero() && b.start.After(now) {
 		err = p.waitTurn(ctx, b.start)
 		p.mu.Lock()
-		h.paceWaits++
-		h.paceWaitTime += time.Since(now)
+		h.n.paceWaits++
+		h.n.paceWaitTime += time.Since(now)
 		p.mu.Unlock()
 	}
 	if err != nil {
 		p.mu.Lock()
 		h.pace.cancel(&h.pol, b)
-		h.refused++
+		h.n.refused++
 		p.mu.Unlock()
 		h.attemptSkipped(nil)
 		return nil, err
@@ -277,6 +297,7 @@ func (p *policies) prune(now time.Time) {
 	defer p.mu.Unlock()
 	for key, h := range p.hosts {
 		if h.active == 0 && now.Sub(h.lastUsed) >= policyLinger {
+			p.gone.add(&h.n)
 			delete(p.hosts, key)
 		}
 	}
@@ -346,6 +367,7 @@ func (c *Client) hostKeyOf(host string) (string, error) {
 func (p *policies) fillStats(s *Stats) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.gone.addTo(&s.HostStats)
 	for key, h := range p.hosts {
 		hs, ok := s.Hosts[key]
 		if !ok {
@@ -360,8 +382,6 @@ func (p *policies) fillStats(s *Stats) {
 // total.
 func (h *hostState) statsLocked(hs, total *HostStats) {
 	hs.Policy = h.pol
-	hs.PolicyWaits, hs.PolicyWaitTime, hs.PolicyRefusals = h.paceWaits, h.paceWaitTime, h.refused
-	total.PolicyWaits += h.paceWaits
-	total.PolicyWaitTime += h.paceWaitTime
-	total.PolicyRefusals += h.refused
+	h.n.addTo(hs)
+	h.n.addTo(total)
 }

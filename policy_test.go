@@ -165,3 +165,22 @@ func TestHostPolicyStateIsDroppedWhenQuiet(t *testing.T) {
 	p.mu.Unlock()
 	busy.attemptSkipped(nil)
 }
+
+func TestPolicyTotalsKeepCountingWhenAHostIsDropped(t *testing.T) {
+	c := New(Config{HostPolicy: func(string) HostPolicy { return HostPolicy{} }})
+	defer c.Close()
+	p := c.policy.Load()
+	h, _, _ := p.enter([]byte("http://10.0.0.1:80"), false, time.Now())
+	p.mu.Lock()
+	h.n = policyCounts{paceWaits: 3, paceWaitTime: time.Second, refused: 2}
+	p.mu.Unlock()
+	h.attemptSkipped(nil)
+	before := c.Stats()
+	p.prune(time.Now().Add(policyLinger + time.Second))
+	after := c.Stats()
+	assert.NotContains(t, after.Hosts, "http://10.0.0.1:80")
+	assert.Equal(t, uint64(3), before.PolicyWaits)
+	assert.Equal(t, before.PolicyWaits, after.PolicyWaits)
+	assert.Equal(t, before.PolicyWaitTime, after.PolicyWaitTime)
+	assert.Equal(t, before.PolicyRefusals, after.PolicyRefusals)
+}

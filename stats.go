@@ -54,8 +54,9 @@ type HostStats struct {
 	// host's Rate or Delay, and PolicyWaitTime is their total wait.
 	// PolicyRefusals counts requests that gave up or were refused while
 	// at the policy: their context ended, or their turn came too late
-	// (ErrRateLimited). Policy figures are kept while the host has
-	// requests, and for two minutes after its last.
+	// (ErrRateLimited). A host's policy figures are kept while it has
+	// requests, and for two minutes after its last; the totals keep
+	// counting.
 	PolicyWaits    uint64
 	PolicyWaitTime time.Duration
 	PolicyRefusals uint64

@@ -14,7 +14,14 @@
 //	asynchttp_connections_closed_total  counter  connections closed, by reason (CloseReason.String())
 //	asynchttp_waits_total               counter  callers that waited and got a connection
 //	asynchttp_wait_seconds_total        counter  total time those callers waited
+//	asynchttp_connection_limit          gauge    the host's cap on open connections now (adaptive limit, HostPolicy.MaxConns or MaxConnsPerHost); 0: none
+//	asynchttp_over_limit_dials_total    counter  connections dialed past the host's cap (AcquireTimeoutNew)
+//	asynchttp_policy_waits_total        counter  requests that waited for the host's Rate or Delay
+//	asynchttp_policy_wait_seconds_total counter  total time they waited
+//	asynchttp_policy_refusals_total     counter  requests that gave up or were refused while waiting for their turn
 //	asynchttp_event_panics_total        counter  panics recovered from Config.Events callbacks (no host label)
+//	asynchttp_dial_waits_total          counter  dials that waited for a MaxConcurrentDials slot (no host label)
+//	asynchttp_dial_wait_seconds_total   counter  total time they waited (no host label)
 //
 // Host cap: the first MaxHosts (default 100) hosts seen at scrape time get
 // their own "host" series and keep that label for the collector's
@@ -60,9 +67,11 @@ func WithConstLabels(l prometheus.Labels) Option { return func(c *config) { c.co
 func WithNamespace(ns string) Option { return func(c *config) { c.namespace = ns } }
 
 type counters struct {
-	created, reused, waits uint64
-	waitSec                float64
-	closed                 map[asynchttp.CloseReason]uint64
+	created, reused, waits           uint64
+	waitSec                          float64
+	closed                           map[asynchttp.CloseReason]uint64
+	overLimit, policyWaits, refusals uint64
+	policyWaitSec                    float64
 }
 
 type slot struct {
@@ -75,9 +84,10 @@ type collector struct {
 	c   *asynchttp.Client
 	cfg config
 
-	open, idle, inUse, dialing, waiting         *prometheus.Desc
-	created, reused, closed, waits, waitSeconds *prometheus.Desc
-	panics                                      *prometheus.Desc
+	open, idle, inUse, dialing, waiting, connLimit      *prometheus.Desc
+	created, reused, closed, waits, waitSeconds         *prometheus.Desc
+	overLimit, policyWaits, policyWaitSeconds, refusals *prometheus.Desc
+	panics, dialWaits, dialWaitSeconds                  *prometheus.Desc
 
 	mu    sync.Mutex
 	order []string
@@ -110,31 +120,44 @@ func NewCollector(c *asynchttp.Client, opts ...Option) prometheus.Collector {
 	}
 	return &collector{
 		c: c, cfg: cfg, slots: map[string]*slot{},
-		open:        d("connections_open", "Open connections (dialing, in use and idle)."),
-		idle:        d("connections_idle", "Idle connections kept for reuse."),
-		inUse:       d("connections_in_use", "Connections carrying a request or its response."),
-		dialing:     d("connections_dialing", "Connections being dialed."),
-		waiting:     d("waiting_callers", "Callers waiting for a connection."),
-		created:     d("connections_created_total", "Connections dialed successfully."),
-		reused:      d("connections_reused_total", "Requests sent on a connection that had served before."),
-		closed:      d("connections_closed_total", "Connections closed, by reason.", "reason"),
-		waits:       d("waits_total", "Callers that waited for a connection and got one."),
-		waitSeconds: d("wait_seconds_total", "Total time callers waited for a connection, in seconds."),
+		open:              d("connections_open", "Open connections (dialing, in use and idle)."),
+		idle:              d("connections_idle", "Idle connections kept for reuse."),
+		inUse:             d("connections_in_use", "Connections carrying a request or its response."),
+		dialing:           d("connections_dialing", "Connections being dialed."),
+		waiting:           d("waiting_callers", "Callers waiting for a connection."),
+		created:           d("connections_created_total", "Connections dialed successfully."),
+		reused:            d("connections_reused_total", "Requests sent on a connection that had served before."),
+		closed:            d("connections_closed_total", "Connections closed, by reason.", "reason"),
+		waits:             d("waits_total", "Callers that waited for a connection and got one."),
+		waitSeconds:       d("wait_seconds_total", "Total time callers waited for a connection, in seconds."),
+		connLimit:         d("connection_limit", "The host's cap on open connections now (adaptive limit, HostPolicy.MaxConns or MaxConnsPerHost); 0: none."),
+		overLimit:         d("over_limit_dials_total", "Connections dialed past the host's cap after AcquireTimeout (AcquireTimeoutNew)."),
+		policyWaits:       d("policy_waits_total", "Requests that waited for their host's Rate or Delay."),
+		policyWaitSeconds: d("policy_wait_seconds_total", "Total time requests waited for their host's Rate or Delay, in seconds."),
+		refusals:          d("policy_refusals_total", "Requests that gave up or were refused while waiting for their host's turn."),
 		panics: prometheus.NewDesc(prometheus.BuildFQName(cfg.namespace, "asynchttp", "event_panics_total"),
 			"Panics recovered from Config.Events callbacks.", nil, cfg.constLabels),
+		dialWaits: prometheus.NewDesc(prometheus.BuildFQName(cfg.namespace, "asynchttp", "dial_waits_total"),
+			"Dials that waited for a MaxConcurrentDials slot.", nil, cfg.constLabels),
+		dialWaitSeconds: prometheus.NewDesc(prometheus.BuildFQName(cfg.namespace, "asynchttp", "dial_wait_seconds_total"),
+			"Total time dials waited for a MaxConcurrentDials slot, in seconds.", nil, cfg.constLabels),
 	}
 }
 
 func (k *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{k.open, k.idle, k.inUse, k.dialing, k.waiting,
-		k.created, k.reused, k.closed, k.waits, k.waitSeconds, k.panics} {
+	for _, d := range []*prometheus.Desc{k.open, k.idle, k.inUse, k.dialing, k.waiting, k.connLimit,
+		k.created, k.reused, k.closed, k.waits, k.waitSeconds,
+		k.overLimit, k.policyWaits, k.policyWaitSeconds, k.refusals,
+		k.panics, k.dialWaits, k.dialWaitSeconds} {
 		ch <- d
 	}
 }
 
 func countersOf(h asynchttp.HostStats) counters {
 	c := counters{created: h.Created, reused: h.Reused, waits: h.Waits,
-		waitSec: h.WaitTime.Seconds(), closed: map[asynchttp.CloseReason]uint64{}}
+		waitSec: h.WaitTime.Seconds(), closed: map[asynchttp.CloseReason]uint64{},
+		overLimit: h.OverLimitDials, policyWaits: h.PolicyWaits, refusals: h.PolicyRefusals,
+		policyWaitSec: h.PolicyWaitTime.Seconds()}
 	for r, n := range h.ClosedBy {
 		c.closed[r] = n
 	}
@@ -143,7 +166,9 @@ func countersOf(h asynchttp.HostStats) counters {
 
 func add(a, b counters) counters {
 	c := counters{created: a.created + b.created, reused: a.reused + b.reused, waits: a.waits + b.waits,
-		waitSec: a.waitSec + b.waitSec, closed: map[asynchttp.CloseReason]uint64{}}
+		waitSec: a.waitSec + b.waitSec, closed: map[asynchttp.CloseReason]uint64{},
+		overLimit: a.overLimit + b.overLimit, policyWaits: a.policyWaits + b.policyWaits,
+		refusals: a.refusals + b.refusals, policyWaitSec: a.policyWaitSec + b.policyWaitSec}
 	for _, r := range reasons {
 		c.closed[r] = a.closed[r] + b.closed[r]
 	}
@@ -152,7 +177,9 @@ func add(a, b counters) counters {
 
 // restarted reports whether cur went below prev: the host left and came back.
 func restarted(prev, cur counters) bool {
-	if cur.created < prev.created || cur.reused < prev.reused || cur.waits < prev.waits || cur.waitSec < prev.waitSec {
+	if cur.created < prev.created || cur.reused < prev.reused || cur.waits < prev.waits || cur.waitSec < prev.waitSec ||
+		cur.overLimit < prev.overLimit || cur.policyWaits < prev.policyWaits || cur.refusals < prev.refusals ||
+		cur.policyWaitSec < prev.policyWaitSec {
 		return true
 	}
 	for _, r := range reasons {
@@ -163,10 +190,10 @@ func restarted(prev, cur counters) bool {
 	return false
 }
 
-type gauges struct{ open, idle, inUse, dialing, waiting int }
+type gauges struct{ open, idle, inUse, dialing, waiting, connLimit int }
 
 func gaugesOf(h asynchttp.HostStats) gauges {
-	return gauges{h.Open, h.Idle, h.InUse, h.Dialing, h.Waiting}
+	return gauges{h.Open, h.Idle, h.InUse, h.Dialing, h.Waiting, h.ConnLimit}
 }
 
 func (k *collector) emit(ch chan<- prometheus.Metric, g gauges, c counters, host ...string) {
@@ -182,11 +209,18 @@ func (k *collector) emit(ch chan<- prometheus.Metric, g gauges, c counters, host
 	}
 	ch <- prometheus.MustNewConstMetric(k.waits, prometheus.CounterValue, float64(c.waits), host...)
 	ch <- prometheus.MustNewConstMetric(k.waitSeconds, prometheus.CounterValue, c.waitSec, host...)
+	ch <- prometheus.MustNewConstMetric(k.connLimit, prometheus.GaugeValue, float64(g.connLimit), host...)
+	ch <- prometheus.MustNewConstMetric(k.overLimit, prometheus.CounterValue, float64(c.overLimit), host...)
+	ch <- prometheus.MustNewConstMetric(k.policyWaits, prometheus.CounterValue, float64(c.policyWaits), host...)
+	ch <- prometheus.MustNewConstMetric(k.policyWaitSeconds, prometheus.CounterValue, c.policyWaitSec, host...)
+	ch <- prometheus.MustNewConstMetric(k.refusals, prometheus.CounterValue, float64(c.refusals), host...)
 }
 
 func (k *collector) Collect(ch chan<- prometheus.Metric) {
 	s := k.c.Stats()
 	ch <- prometheus.MustNewConstMetric(k.panics, prometheus.CounterValue, float64(s.EventPanics))
+	ch <- prometheus.MustNewConstMetric(k.dialWaits, prometheus.CounterValue, float64(s.DialWaits))
+	ch <- prometheus.MustNewConstMetric(k.dialWaitSeconds, prometheus.CounterValue, s.DialWaitTime.Seconds())
 	total := countersOf(s.HostStats)
 	if k.cfg.noHost {
 		k.emit(ch, gaugesOf(s.HostStats), total)
@@ -231,6 +265,7 @@ func (k *collector) Collect(ch chan<- prometheus.Metric) {
 		og.inUse -= g.inUse
 		og.dialing -= g.dialing
 		og.waiting -= g.waiting
+		og.connLimit = 0 // a cap is per host: "other" has none of its own
 		labelled = add(labelled, sl.last)
 		k.emit(ch, g, sl.last, h)
 	}
@@ -239,7 +274,9 @@ func (k *collector) Collect(ch chan<- prometheus.Metric) {
 
 func sub(a, b counters) counters {
 	c := counters{created: a.created - b.created, reused: a.reused - b.reused, waits: a.waits - b.waits,
-		waitSec: max(a.waitSec-b.waitSec, 0), closed: map[asynchttp.CloseReason]uint64{}}
+		waitSec: max(a.waitSec-b.waitSec, 0), closed: map[asynchttp.CloseReason]uint64{},
+		overLimit: a.overLimit - b.overLimit, policyWaits: a.policyWaits - b.policyWaits,
+		refusals: a.refusals - b.refusals, policyWaitSec: max(a.policyWaitSec-b.policyWaitSec, 0)}
 	for _, r := range reasons {
 		c.closed[r] = a.closed[r] - b.closed[r]
 	}
