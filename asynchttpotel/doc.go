@@ -27,6 +27,9 @@
 //	http.client.open_connections        Int64ObservableUpDownCounter {connection}
 //	asynchttp.client.connection.dialing Int64ObservableUpDownCounter {connection}
 //	asynchttp.client.request.waiting    Int64ObservableUpDownCounter {request}
+//	asynchttp.client.connection.limit   Int64ObservableGauge         {connection} (hosts with a cap)
+//	asynchttp.client.policy.waits       Int64ObservableCounter       {request}    (hosts whose Rate or Delay held a request)
+//	asynchttp.client.policy.wait_time   Float64ObservableCounter     s
 //
 // The README lists every attribute and the error.type values. The meter
 // comes from the global MeterProvider (otel.GetMeterProvider) unless

@@ -23,6 +23,15 @@ const (
 	// RequestWaitingName: callers waiting for a connection because a cap
 	// was reached.
 	RequestWaitingName = "asynchttp.client.request.waiting"
+	// ConnectionLimitName: the host's cap on open connections now (its
+	// adaptive limit, HostPolicy.MaxConns or MaxConnsPerHost); reported
+	// only for hosts that have one.
+	ConnectionLimitName = "asynchttp.client.connection.limit"
+	// PolicyWaitsName and PolicyWaitTimeName: requests that waited for
+	// their host's Rate or Delay, and their total wait. A host's counts
+	// start again from zero when it comes back after two quiet minutes.
+	PolicyWaitsName    = "asynchttp.client.policy.waits"
+	PolicyWaitTimeName = "asynchttp.client.policy.wait_time"
 )
 
 // ObserveStats registers asynchronous instruments that read c.Stats() once
@@ -55,7 +64,16 @@ func ObserveStats(c *asynchttp.Client, opts ...Option) (unregister func() error,
 	waiting, err3 := m.Int64ObservableUpDownCounter(RequestWaitingName,
 		metric.WithDescription("Number of HTTP requests waiting for a connection because a connection cap was reached."),
 		metric.WithUnit("{request}"))
-	if err := errors.Join(err1, err2, err3); err != nil {
+	limit, err4 := m.Int64ObservableGauge(ConnectionLimitName,
+		metric.WithDescription("The host's cap on open HTTP connections now (adaptive limit, host policy or per-host cap)."),
+		metric.WithUnit("{connection}"))
+	pwaits, err5 := m.Int64ObservableCounter(PolicyWaitsName,
+		metric.WithDescription("Number of HTTP requests that waited for their host's rate or delay policy."),
+		metric.WithUnit("{request}"))
+	pwait, err6 := m.Float64ObservableCounter(PolicyWaitTimeName,
+		metric.WithDescription("Total time HTTP requests waited for their host's rate or delay policy."),
+		metric.WithUnit("s"))
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 		return nil, err
 	}
 	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
@@ -66,9 +84,16 @@ func ObserveStats(c *asynchttp.Client, opts ...Option) (unregister func() error,
 			o.ObserveInt64(open, n.idle, metric.WithAttributes(append(kv, semconv.HTTPConnectionStateIdle)...))
 			o.ObserveInt64(dialing, n.dialing, metric.WithAttributes(kv...))
 			o.ObserveInt64(waiting, n.waiting, metric.WithAttributes(kv...))
+			if n.limit > 0 {
+				o.ObserveInt64(limit, n.limit, metric.WithAttributes(kv...))
+			}
+			if n.policyWaits > 0 {
+				o.ObserveInt64(pwaits, n.policyWaits, metric.WithAttributes(kv...))
+				o.ObserveFloat64(pwait, n.policyWait, metric.WithAttributes(kv...))
+			}
 		}
 		return nil
-	}, open, dialing, waiting)
+	}, open, dialing, waiting, limit, pwaits, pwait)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +106,10 @@ func ObserveStats(c *asynchttp.Client, opts ...Option) (unregister func() error,
 	}, nil
 }
 
-type counts struct{ active, idle, dialing, waiting int64 }
+type counts struct {
+	active, idle, dialing, waiting, limit, policyWaits int64
+	policyWait                                         float64 // seconds
+}
 
 // poolCounts sums st's hosts by server: pool keys that differ only in the
 // proxy they go through share their attributes, and one collection must
@@ -95,6 +123,9 @@ func poolCounts(st asynchttp.Stats) map[server]counts {
 		n.idle += int64(h.Idle)
 		n.dialing += int64(h.Dialing)
 		n.waiting += int64(h.Waiting)
+		n.limit = max(n.limit, int64(h.ConnLimit)) // through proxies too, one host's cap
+		n.policyWaits += int64(h.PolicyWaits)
+		n.policyWait += h.PolicyWaitTime.Seconds()
 		m[s] = n
 	}
 	return m
