@@ -181,6 +181,8 @@ func (p *policies) enter(key []byte, proxied bool, now time.Time) (h *hostState,
 	h.active++
 	if paced(&h.pol) {
 		b = h.pace.book(&h.pol, now)
+	} else {
+		h.pace.started(now)
 	}
 	p.mu.Unlock()
 	return h, b, made
@@ -190,6 +192,7 @@ func (p *policies) enter(key []byte, proxied bool, now time.Time) (h *hostState,
 // adaptive limit.
 func (h *hostState) setPolicyLocked(pol HostPolicy) {
 	h.pol = pol
+	h.pace.follow(&pol)
 	switch {
 	case !pol.Adaptive:
 		h.adapt = nil

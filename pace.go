@@ -24,6 +24,7 @@ type pacer struct {
 	tokens float64   // at time at
 	at     time.Time // when tokens was last worked out; may lie ahead (booked)
 	next   time.Time // the earliest start Delay allows
+	last   time.Time // the latest start booked or made, paced or not
 }
 
 // booking is one start booked by pacer.book, for giving it back.
@@ -66,7 +67,26 @@ func (pc *pacer) book(pol *HostPolicy, now time.Time) booking {
 		pc.next = b.start.Add(gap)
 	}
 	b.next = pc.next
+	pc.started(b.start)
 	return b
+}
+
+// started notes a start at now of a host whose policy does not pace it,
+// so that a Delay set later counts from it.
+func (pc *pacer) started(now time.Time) {
+	if now.After(pc.last) {
+		pc.last = now
+	}
+}
+
+// follow applies a new policy: a Delay counts from the latest start, even
+// one made before the host had a Delay (a robots.txt read, say).
+func (pc *pacer) follow(pol *HostPolicy) {
+	if pol.Delay > 0 && !pc.last.IsZero() {
+		if at := pc.last.Add(pol.Delay); at.After(pc.next) {
+			pc.next = at
+		}
+	}
 }
 
 // cancel gives back a start booked with b that will not happen: its token

@@ -213,3 +213,18 @@ func TestInvalidPoliciesAreClampedFromConfigAndRefusedAtRuntime(t *testing.T) {
 }
 
 var _ = http.StatusOK
+
+func TestADelaySetLaterCountsFromTheLastStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := &timedServer{}
+		c := asynchttp.New(asynchttp.Config{Dial: srv.dial, HostPolicy: func(string) asynchttp.HostPolicy { return asynchttp.HostPolicy{} }})
+		defer c.Close()
+		require.NoError(t, sendVia(t.Context(), c, "Do", "http://10.255.0.1/robots.txt"))
+		time.Sleep(200 * time.Millisecond)
+		require.NoError(t, c.SetHostPolicy("http://10.255.0.1", asynchttp.HostPolicy{Delay: time.Second}))
+		require.NoError(t, sendVia(t.Context(), c, "Do", "http://10.255.0.1/"))
+		at := srv.times("10.255.0.1")
+		require.Len(t, at, 2)
+		assert.Equal(t, time.Second, at[1].Sub(at[0]), "the delay counts from the start made before it was set")
+	})
+}

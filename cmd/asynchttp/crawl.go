@@ -23,21 +23,24 @@ import (
 
 // crawlOptions are a crawl's knobs (the Config is separate).
 type crawlOptions struct {
-	seeds    []*url.URL
-	allow    []string // "host", "host:port" or "*"; empty: the seeds' host:port
-	depth    int
-	maxPages int
-	inflight int           // requests in flight at once (a Group's limit)
-	delay    time.Duration // between two requests to one host
-	timeout  time.Duration // per request; 0: none
-	maxHTML  int           // HTML bytes kept per page for link extraction
-	json     io.Writer     // one record per page, or nil
-	metrics  string        // serve Prometheus metrics here (-metrics), or ""
+	seeds     []*url.URL
+	allow     []string // "host", "host:port" or "*"; empty: the seeds' host:port
+	depth     int
+	maxPages  int
+	inflight  int                  // requests in flight at once (a Group's limit)
+	policy    asynchttp.HostPolicy // every host's (rate, delay, adaptive); a Crawl-delay lengthens its Delay
+	robots    bool                 // fetch and obey each host's robots.txt
+	hostSlots int                  // URLs of one host in flight at once; 0: no cap
+	timeout   time.Duration        // per request; 0: none
+	maxHTML   int                  // HTML bytes kept per page for link extraction
+	json      io.Writer            // one record per page, or nil
+	metrics   string               // serve Prometheus metrics here (-metrics), or ""
 }
 
 // crawlResult sums up a crawl.
 type crawlResult struct {
 	done, pages, skipped, failed int // requests finished; HTML pages read; non-HTML skipped; failures
+	disallowed                   int // URLs robots.txt did not allow
 	firstErr                     string
 	found, queued                int
 	elapsed                      time.Duration
@@ -45,14 +48,16 @@ type crawlResult struct {
 
 // crawler runs one crawl.
 type crawler struct {
-	c     *asynchttp.Client
-	o     *observer
-	opt   crawlOptions
-	fr    *frontier
-	allow func(key string) bool
-	start time.Time
+	c      *asynchttp.Client
+	o      *observer
+	opt    crawlOptions
+	fr     *frontier
+	allow  func(key string) bool
+	robots *robots // nil: robots.txt is not read
+	start  time.Time
 
-	done, pages, skipped, failed atomic.Int64
+	done, pages, skipped, failed, disallowed atomic.Int64
+	crawlDelays                              atomic.Int64 // hosts whose robots.txt set a Crawl-delay
 
 	jsonMu sync.Mutex
 	enc    *json.Encoder
@@ -114,9 +119,20 @@ func allowFunc(seeds []*url.URL, allow []string) func(key string) bool {
 func newCrawler(c *asynchttp.Client, o *observer, opt crawlOptions) *crawler {
 	cr := &crawler{
 		c: c, o: o, opt: opt,
-		fr:    newFrontier(opt.maxPages, opt.delay),
+		fr:    newFrontier(opt.maxPages, opt.hostSlots),
 		allow: allowFunc(opt.seeds, opt.allow),
 		start: time.Now(),
+	}
+	if opt.robots {
+		cr.robots = newRobots(c, userAgent, func(host string, d time.Duration) {
+			pol := opt.policy
+			if d > pol.Delay {
+				pol.Delay = d
+				if c.SetHostPolicy(host, pol) == nil {
+					cr.crawlDelays.Add(1)
+				}
+			}
+		})
 	}
 	if opt.json != nil {
 		cr.enc = json.NewEncoder(opt.json)
@@ -142,7 +158,8 @@ func (cr *crawler) run(ctx context.Context) crawlResult {
 	found, queued := cr.fr.counts()
 	return crawlResult{
 		done: int(cr.done.Load()), pages: int(cr.pages.Load()), skipped: int(cr.skipped.Load()),
-		failed: int(cr.failed.Load()), firstErr: cr.firstErr, found: found, queued: queued, elapsed: time.Since(cr.start),
+		failed: int(cr.failed.Load()), disallowed: int(cr.disallowed.Load()), firstErr: cr.firstErr,
+		found: found, queued: queued, elapsed: time.Since(cr.start),
 	}
 }
 
@@ -154,9 +171,44 @@ func (cr *crawler) statusText(st asynchttp.Stats) string {
 		done, found, rate(done, time.Since(cr.start)), cr.failed.Load(), poolPart(st))
 }
 
-// fetch starts one page through the group; its completion callback
-// records it and queues its links.
+// userAgent is what the crawler calls itself, to servers and to their
+// robots.txt.
+const userAgent = "asynchttp-crawl/1"
+
+// fetch starts one page through the group, once its host's robots.txt
+// allows it (read first, in the background, when the crawl obeys it).
 func (cr *crawler) fetch(ctx context.Context, g *asynchttp.Group, it crawlItem) {
+	if cr.robots == nil {
+		cr.send(ctx, g, it)
+		return
+	}
+	go func() {
+		ok, err := cr.robots.allowed(ctx, it.u)
+		if err != nil || !ok {
+			if err == nil {
+				cr.disallowed.Add(1)
+				cr.record(pageRecord{URL: it.u.String(), Depth: it.depth, Error: "disallowed by robots.txt", ErrorKind: "robots"})
+			}
+			cr.fr.done(it.key)
+			return
+		}
+		cr.send(ctx, g, it)
+	}()
+}
+
+// record writes a page's JSON record (crawl -json).
+func (cr *crawler) record(rec pageRecord) {
+	if cr.enc == nil {
+		return
+	}
+	cr.jsonMu.Lock()
+	cr.enc.Encode(rec) // a broken pipe only loses records
+	cr.jsonMu.Unlock()
+}
+
+// send starts one page through the group; its completion callback records
+// it and queues its links.
+func (cr *crawler) send(ctx context.Context, g *asynchttp.Group, it crawlItem) {
 	rctx, trace := cr.o.begin(ctx, it.key)
 	var cancel context.CancelFunc = func() {}
 	if cr.opt.timeout > 0 {
@@ -164,12 +216,12 @@ func (cr *crawler) fetch(ctx context.Context, g *asynchttp.Group, it crawlItem) 
 	}
 	req := asynchttp.AcquireRequest()
 	req.SetRequestURI(it.u.String())
-	req.Header.Set("User-Agent", "asynchttp-crawl/1")
+	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set("Accept", "text/html,*/*;q=0.5")
 	h := &pageHandler{maxHTML: cr.opt.maxHTML}
 	f := g.ExecuteHandler(rctx, req, h)
 	f.OnComplete(func(resp *asynchttp.Response, err error) {
-		defer cr.fr.done()
+		defer cr.fr.done(it.key)
 		defer cancel()
 		defer asynchttp.ReleaseRequest(req) // the Future is done: req is ours again
 		defer func() {
@@ -226,9 +278,7 @@ func (cr *crawler) fetch(ctx context.Context, g *asynchttp.Group, it crawlItem) 
 			if err != nil && !errors.Is(err, asynchttp.ErrAborted) {
 				rec.Error, rec.ErrorKind = err.Error(), errKind(err)
 			}
-			cr.jsonMu.Lock()
-			cr.enc.Encode(rec) // a broken pipe only loses records
-			cr.jsonMu.Unlock()
+			cr.record(rec)
 		}
 	})
 }

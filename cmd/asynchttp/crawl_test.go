@@ -50,7 +50,8 @@ func TestCrawl(t *testing.T) {
 	assert.Empty(t, errOut)
 
 	header, rows := tableRows(t, out)
-	assert.Equal(t, tableHeader, header)
+	// The crawl obeys robots.txt by default: the politeness columns.
+	assert.Equal(t, []string{"host", "reqs", "ok", "conns", "peak", "reuse", "p50", "p99", "polite", "limit", "errors", "closed"}, header)
 	assert.Len(t, rows, 3+1)
 	for _, s := range srvs {
 		row := rows[s.addr]
@@ -60,12 +61,15 @@ func TestCrawl(t *testing.T) {
 			assert.Equal(t, 1, s.pathCount(fmt.Sprintf("/p/%d", p)), "%s /p/%d fetched once", s.addr, p)
 		}
 		assert.Equal(t, "1", row[4], "peak per host, client side: %v", row)
+		assert.Equal(t, "1", row[9], "the cap in force: %v", row)
+		assert.Equal(t, 1, s.pathCount("/robots.txt"), "robots.txt read once")
 		assert.LessOrEqual(t, s.peak(), 1, "MaxConnsPerHost, server side")
 		assert.Contains(t, strings.Join(row, " "), "http 404×", row)
 	}
 	total, _ := srvs[0].conns.peaks()
 	assert.LessOrEqual(t, total, 3, "MaxTotalConns, server side")
 	assert.Contains(t, out, "not HTML (skipped after the head)")
+	assert.Contains(t, out, "robots.txt: read on 3 hosts (0 unreachable: allowed), 0 URLs disallowed, 0 hosts with a Crawl-delay")
 	assert.Contains(t, out, ": 30 pages, 30 not HTML")
 	assert.Equal(t, "20", rows[srvs[0].addr][2], "ok: 10 pages and 10 images (skipped, but fine)")
 	assert.Contains(t, out, "pool: ")
@@ -106,7 +110,7 @@ func TestCrawlLimits(t *testing.T) {
 	})
 	t.Run("max pages", func(t *testing.T) {
 		before := srvs[0].requests.Load() + srvs[1].requests.Load()
-		code, out, _ := runTool(t, "crawl", "-max-pages", "7", "-depth", "1000", "-allow-host", "127.0.0.1", srvs[0].url+"/p/0")
+		code, out, _ := runTool(t, "crawl", "-robots=false", "-max-pages", "7", "-depth", "1000", "-allow-host", "127.0.0.1", srvs[0].url+"/p/0")
 		require.Equal(t, exitOK, code)
 		after := srvs[0].requests.Load() + srvs[1].requests.Load()
 		assert.Equal(t, int64(7), after-before, "server-side requests")

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -23,6 +24,16 @@ end, a per-host table: requests, pages fine (2xx/3xx), connections dialed,
 the most open at once, the share of requests on a reused connection, p50
 and p99 latency, errors by kind, why the pool closed its connections;
 then the pool's totals.
+
+Politeness is the client's host policy (the same for Do, futures and
+RoundTrip): -rate caps request starts per second per host, -delay spaces
+them (with -delay-jitter), -adaptive lets each host's connection cap follow
+its latency and its 429/503 answers; robots.txt is read first on each host
+and obeyed (-robots=false to skip it), and its Crawl-delay lengthens the
+host's -delay. At most -per-host+1 URLs of one host (4 when only
+politeness is set) are in flight, so a slow host holds no more of the -c
+request slots. The table then shows, per host, the time requests waited
+for their turn (polite) and the connection cap at the end (limit).
 
 -json writes one JSON record per page to stdout (the table goes to stderr):
 url, depth, status, content_type, bytes, links, skipped, reused, ms, error,
@@ -57,7 +68,14 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	depth := fs.Int("depth", 3, "follow links at most this many hops from a seed")
 	maxPages := fs.Int("max-pages", 1000, "fetch at most this many URLs in all")
 	inflight := fs.Int("c", 32, "requests in flight at once")
-	delay := fs.Duration("delay-per-host", 0, "politeness: at least this long between two requests to one host")
+	var pol asynchttp.HostPolicy
+	fs.Float64Var(&pol.Rate, "rate", 0, "politeness: at most this many request starts per second to one host (0: no limit)")
+	fs.IntVar(&pol.Burst, "burst", 1, "with -rate: how many requests to a host may start at once after a quiet spell")
+	fs.DurationVar(&pol.Delay, "delay", 0, "politeness: at least this long between two request starts to one host")
+	fs.DurationVar(&pol.Delay, "delay-per-host", 0, "the same as -delay")
+	fs.Float64Var(&pol.DelayJitter, "delay-jitter", 0, "with -delay: lengthen each gap by up to this fraction of it, at random, in [0, 1]")
+	fs.BoolVar(&pol.Adaptive, "adaptive", false, "adapt each host's connection cap (1..-per-host, else 32) to its latency and its 429/503 answers")
+	useRobots := fs.Bool("robots", true, "fetch each host's robots.txt first and obey it (Disallow, Allow, Crawl-delay)")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request deadline (waiting for a connection included); 0 = none")
 	metricsAddr := fs.String("metrics", "", "serve the pool's Prometheus metrics at http://ADDR/metrics during the crawl (e.g. 127.0.0.1:9100)")
 	jsonOut := fs.Bool("json", false, "write one JSON record per page to stdout; the table goes to stderr")
@@ -73,6 +91,17 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		err = usagef("-max-pages must be positive")
 	case *inflight < 1:
 		err = usagef("-c must be positive")
+	case pol.Rate < 0 || math.IsNaN(pol.Rate) || math.IsInf(pol.Rate, 0):
+		err = usagef("-rate must be a number ≥ 0")
+	case pol.Burst < 1:
+		err = usagef("-burst must be positive")
+	case pol.Delay < 0:
+		err = usagef("-delay must not be negative")
+	case !(pol.DelayJitter >= 0 && pol.DelayJitter <= 1):
+		err = usagef("-delay-jitter must be in [0, 1]")
+	}
+	if pol.Rate == 0 {
+		pol.Burst = 0
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "asynchttp crawl: %v\n", err)
@@ -86,7 +115,8 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	opt := crawlOptions{
 		seeds: seeds, allow: allow, depth: *depth, maxPages: *maxPages, inflight: *inflight,
-		delay: *delay, timeout: *timeout, maxHTML: 4 << 20, json: jsonW, metrics: *metricsAddr,
+		policy: pol, robots: *useRobots, hostSlots: hostSlots(cf.cfg.MaxConnsPerHost, pol, *useRobots),
+		timeout: *timeout, maxHTML: 4 << 20, json: jsonW, metrics: *metricsAddr,
 	}
 	res, interrupted := crawlAndReport(ctx, cf, opt, tableOut, stderr, nil)
 	switch {
@@ -103,6 +133,19 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
+// hostSlots is how many URLs of one host a crawl has in flight at once:
+// the host's connection cap and one more, ready to go when a connection
+// frees; 4 with politeness and no cap; no limit otherwise.
+func hostSlots(perHost int, pol asynchttp.HostPolicy, robots bool) int {
+	switch {
+	case perHost > 0:
+		return perHost + 1
+	case pol != (asynchttp.HostPolicy{}) || robots:
+		return 4
+	}
+	return 0
+}
+
 // crawlAndReport runs a crawl with the status line, then prints the
 // per-host table and the pool summary to out. It reports whether ctx
 // ended the crawl (Ctrl-C).
@@ -111,6 +154,12 @@ func crawlAndReport(ctx context.Context, cf configFlags, opt crawlOptions, out, 
 	cfg := cf.config()
 	cfg.Dial = o.dial
 	cfg.Events.ConnClosed = o.connClosed
+	if opt.policy != (asynchttp.HostPolicy{}) || opt.robots {
+		// With robots.txt too: the policy layer then sees the robots.txt
+		// request, and a Crawl-delay counts from it.
+		pol := opt.policy
+		cfg.HostPolicy = func(string) asynchttp.HostPolicy { return pol }
+	}
 	c := asynchttp.New(cfg)
 	stopMetrics, err := serveMetrics(opt.metrics, c, stderr)
 	if err != nil {
@@ -129,7 +178,16 @@ func crawlAndReport(ctx context.Context, cf configFlags, opt crawlOptions, out, 
 	}
 	fmt.Fprintf(out, "crawled %d URLs in %v: %d pages, %d not HTML (skipped after the head), %d failed; %d URLs found, %d queued (-max-pages %d)\n",
 		res.done, res.elapsed.Round(time.Millisecond), res.pages, res.skipped, res.failed, res.found, res.queued, opt.maxPages)
-	printHostTable(out, o, label)
+	if cr.robots != nil {
+		read, failed := cr.robots.counts()
+		fmt.Fprintf(out, "robots.txt: read on %d hosts (%d unreachable: allowed), %d URLs disallowed, %d hosts with a Crawl-delay\n",
+			read, failed, res.disallowed, cr.crawlDelays.Load())
+	}
+	var pf map[string]policyFigures
+	if opt.policy != (asynchttp.HostPolicy{}) || opt.robots {
+		pf = policyFiguresOf(c.Stats())
+	}
+	printHostTable(out, o, label, pf)
 	printPoolSummary(out, c.Stats(), o, cfg)
 	return res, interrupted
 }

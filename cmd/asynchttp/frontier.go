@@ -1,5 +1,6 @@
 // The crawl frontier: a FIFO queue of URLs to fetch (breadth-first), with
-// deduplication, a page budget and per-host politeness.
+// deduplication, a page budget and a cap on the URLs of one host in
+// flight (the client's host policy does the politeness itself).
 
 package main
 
@@ -7,7 +8,6 @@ import (
 	"context"
 	"net/url"
 	"sync"
-	"time"
 )
 
 // crawlItem is a URL to fetch and its depth (seeds are 0).
@@ -18,29 +18,31 @@ type crawlItem struct {
 }
 
 // frontier hands out URLs in the order they were found, at most maxPages
-// of them in all, each once, and never two to the same host closer than
-// delay apart. It reports the end when its queue is empty and nothing is
-// in flight that could add to it.
+// of them in all, each once, and at most hostSlots of one host in flight
+// (0: no cap), so that a host the client holds back (its rate, delay or
+// connection cap) does not take every request slot of the crawl. It
+// reports the end when its queue is empty and nothing is in flight that
+// could add to it.
 type frontier struct {
-	maxPages int
-	delay    time.Duration
+	maxPages  int
+	hostSlots int
 
-	mu        sync.Mutex
-	queue     []crawlItem
-	seen      map[string]bool
-	found     int // distinct URLs seen (allowed ones), queued or not
-	queued    int // URLs ever queued: at most maxPages
-	inflight  int
-	lastStart map[string]time.Time
-	changed   chan struct{} // closed and replaced when queue or inflight changes
+	mu       sync.Mutex
+	queue    []crawlItem
+	seen     map[string]bool
+	found    int // distinct URLs seen (allowed ones), queued or not
+	queued   int // URLs ever queued: at most maxPages
+	inflight int
+	perHost  map[string]int // URLs in flight per host key
+	changed  chan struct{}  // closed and replaced when queue or inflight changes
 }
 
-func newFrontier(maxPages int, delay time.Duration) *frontier {
+func newFrontier(maxPages, hostSlots int) *frontier {
 	return &frontier{
 		maxPages:  maxPages,
-		delay:     delay,
+		hostSlots: hostSlots,
 		seen:      make(map[string]bool),
-		lastStart: make(map[string]time.Time),
+		perHost:   make(map[string]int),
 		changed:   make(chan struct{}),
 	}
 }
@@ -74,8 +76,8 @@ func (f *frontier) add(items ...crawlItem) {
 }
 
 // next returns the next URL to fetch, counting it in flight until done is
-// called for it. It blocks while every queued URL waits for its host's
-// politeness delay, or while the queue is empty and pages in flight may
+// called for it. It blocks while every queued URL's host has hostSlots
+// URLs in flight, or while the queue is empty and pages in flight may
 // still add to it. ok is false at the end of the crawl or when ctx ends.
 func (f *frontier) next(ctx context.Context) (it crawlItem, ok bool) {
 	for {
@@ -87,46 +89,31 @@ func (f *frontier) next(ctx context.Context) (it crawlItem, ok bool) {
 			f.mu.Unlock()
 			return crawlItem{}, false
 		}
-		now := time.Now()
-		var wait time.Duration
 		for i, q := range f.queue {
-			ready := f.lastStart[q.key].Add(f.delay)
-			if f.delay <= 0 || !now.Before(ready) {
+			if f.hostSlots <= 0 || f.perHost[q.key] < f.hostSlots {
 				f.queue = append(f.queue[:i], f.queue[i+1:]...)
 				f.inflight++
-				if f.delay > 0 {
-					f.lastStart[q.key] = now
-				}
+				f.perHost[q.key]++
 				f.mu.Unlock()
 				return q, true
-			}
-			if d := ready.Sub(now); wait == 0 || d < wait {
-				wait = d
 			}
 		}
 		ch := f.changed
 		f.mu.Unlock()
-		var timer *time.Timer
-		var fire <-chan time.Time
-		if wait > 0 {
-			timer = time.NewTimer(wait)
-			fire = timer.C
-		}
 		select {
 		case <-ctx.Done():
 		case <-ch:
-		case <-fire:
-		}
-		if timer != nil {
-			timer.Stop()
 		}
 	}
 }
 
-// done ends an item that next handed out.
-func (f *frontier) done() {
+// done ends an item of host key that next handed out.
+func (f *frontier) done(key string) {
 	f.mu.Lock()
 	f.inflight--
+	if f.perHost[key]--; f.perHost[key] <= 0 {
+		delete(f.perHost, key)
+	}
 	f.signalLocked()
 	f.mu.Unlock()
 }

@@ -1,5 +1,5 @@
-// The crawl frontier (order and per-host politeness) and which hosts a
-// crawl may visit.
+// The crawl frontier (order, budget, URLs of one host in flight) and which
+// hosts a crawl may visit.
 
 package main
 
@@ -29,24 +29,34 @@ func TestFrontier(t *testing.T) {
 	found, queued := f.counts()
 	assert.Equal(t, 4, found)
 	assert.Equal(t, 3, queued)
-	f.done()
+	f.done(it.key)
 	for range 2 {
-		_, ok = f.next(ctx)
+		it, ok = f.next(ctx)
 		require.True(t, ok)
-		f.done()
+		f.done(it.key)
 	}
 	_, ok = f.next(ctx)
 	assert.False(t, ok, "empty and nothing in flight: the end")
 
-	// A canceled context ends a wait.
-	f = newFrontier(10, time.Hour)
-	f.add(u("http://a/1"), u("http://a/2"))
-	_, ok = f.next(ctx)
+	// One URL of a host in flight at a time: b/1 overtakes a/2, and a
+	// canceled context ends a wait.
+	f = newFrontier(10, 1)
+	f.add(u("http://a/1"), u("http://a/2"), u("http://b/1"))
+	a1, ok := f.next(ctx)
 	require.True(t, ok)
+	b1, ok := f.next(ctx)
+	require.True(t, ok)
+	assert.Equal(t, "http://b/1", b1.u.String(), "a/2 waits for a/1")
 	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	_, ok = f.next(cctx)
-	assert.False(t, ok, "a/2 waits for the politeness delay")
+	assert.False(t, ok, "a/2 waits while a/1 is in flight")
+	f.done(a1.key)
+	a2, ok := f.next(ctx)
+	require.True(t, ok)
+	assert.Equal(t, "http://a/2", a2.u.String())
+	f.done(a2.key)
+	f.done(b1.key)
 }
 
 func TestAllowFunc(t *testing.T) {

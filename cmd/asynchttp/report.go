@@ -80,25 +80,59 @@ func rate(n int, d time.Duration) float64 {
 	return float64(n) / d.Seconds()
 }
 
+// policyFigures are a host's host-policy figures for the table.
+type policyFigures struct {
+	wait  time.Duration // waited for rate and delay turns, in all
+	limit int           // the connection cap at the end; 0: none
+}
+
+// policyFiguresOf returns the policy figures of st's hosts by "host:port"
+// (and the totals under "total", as the table names them).
+func policyFiguresOf(st asynchttp.Stats) map[string]policyFigures {
+	m := map[string]policyFigures{"total": {wait: st.PolicyWaitTime}}
+	for key, hs := range st.Hosts {
+		_, hp, ok := strings.Cut(key, "://")
+		if !ok || strings.Contains(hp, " ") {
+			continue // a proxied key: its host has its own entry
+		}
+		m[hp] = policyFigures{wait: hs.PolicyWaitTime, limit: hs.ConnLimit}
+	}
+	return m
+}
+
 // printHostTable writes the per-host table: requests, responses that were
 // fine, connections dialed, reuse, latency percentiles, errors by kind,
 // and why the pool closed the host's connections, most frequent first.
-// label, when not nil, adds a column (the demo's host roles).
-func printHostTable(w io.Writer, o *observer, label func(key string) string) {
+// label, when not nil, adds a column (the demo's host roles); pf, when
+// not nil, two: the time spent waiting for politeness turns and the
+// connection cap at the end.
+func printHostTable(w io.Writer, o *observer, label func(key string) string, pf map[string]policyFigures) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := "host\t"
 	if label != nil {
 		head += "role\t"
 	}
-	fmt.Fprintln(tw, head+"reqs\tok\tconns\tpeak\treuse\tp50\tp99\terrors\tclosed")
+	head += "reqs\tok\tconns\tpeak\treuse\tp50\tp99\t"
+	if pf != nil {
+		head += "polite\tlimit\t"
+	}
+	fmt.Fprintln(tw, head+"errors\tclosed")
 	row := func(h hostSummary, role string) {
 		s := h.key + "\t"
 		if label != nil {
 			s += role + "\t"
 		}
-		s += fmt.Sprintf("%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s",
-			h.requests, h.ok, h.dials, h.peak, pct(h.reused, h.responses),
-			fmtDur(h.p50), fmtDur(h.p99), fmtErrs(h.errs), fmtReasons(h.closedBy))
+		s += fmt.Sprintf("%d\t%d\t%d\t%d\t%s\t%s\t%s\t",
+			h.requests, h.ok, h.dials, h.peak, pct(h.reused, h.responses), fmtDur(h.p50), fmtDur(h.p99))
+		if pf != nil {
+			f := pf[h.key]
+			limit := "-"
+			if f.limit > 0 {
+				limit = fmt.Sprint(f.limit)
+			}
+			s += fmtDur(f.wait) + "\t" + limit + "\t"
+		}
+		s += fmtErrs(h.errs) + "\t" + fmtReasons(h.closedBy)
 		fmt.Fprintln(tw, s)
 	}
 	for _, h := range o.summaries() {
