@@ -33,8 +33,11 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 	defer obs.unwound()
 	var adm admission
 	defer adm.end()
+	// The attempt's turn; a panic in a hook mid-attempt still ends it.
+	var turn hostTurn
+	defer turn.skip()
 	for retried := false; ; retried = true {
-		var turn hostTurn
+		turn = hostTurn{}
 		cn, err := c.connFor(ctx, req, retried, &adm, &turn)
 		if err != nil {
 			obs.end(0, err)

@@ -98,9 +98,12 @@ func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h 
 	}
 	var adm admission
 	defer adm.end()
+	// The attempt's turn; a panic in a hook mid-attempt still ends it.
+	var turn hostTurn
+	defer turn.skip()
 	var ex exchange
 	for retried := false; ; retried = true {
-		var turn hostTurn
+		turn = hostTurn{}
 		cn, err := c.connFor(ctx, req, retried, &adm, &turn)
 		if err != nil {
 			return false, c.report(h, err)

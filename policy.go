@@ -43,7 +43,8 @@ func (t *hostTurn) done(status int, err error) {
 }
 
 // skip ends an attempt that never reached the host (Config.HostLimiter
-// refused it): the policy hears no outcome, only that the turn is over.
+// refused it), or one a panic in a hook cut short: the policy hears no
+// outcome, only that the turn is over. After done it does nothing.
 func (t *hostTurn) skip() {
 	if t.h == nil {
 		return

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -184,3 +185,50 @@ func TestPolicyTotalsKeepCountingWhenAHostIsDropped(t *testing.T) {
 	assert.Equal(t, before.PolicyWaitTime, after.PolicyWaitTime)
 	assert.Equal(t, before.PolicyRefusals, after.PolicyRefusals)
 }
+
+func TestAPanicInAHookEndsTheTurn(t *testing.T) {
+	for _, how := range []string{"Do", "ExecuteHandler", "RoundTrip"} {
+		t.Run(how, func(t *testing.T) {
+			c := New(Config{
+				HostPolicy: func(string) HostPolicy { return HostPolicy{Adaptive: true} },
+				Dial:       func(context.Context, string, string) (net.Conn, error) { panic("dial hook") },
+			})
+			defer c.Close()
+			func() {
+				defer func() { recover() }()
+				switch how {
+				case "Do":
+					req, resp := AcquireRequest(), AcquireResponse()
+					defer ReleaseRequest(req)
+					defer ReleaseResponse(resp)
+					req.SetRequestURI("http://10.255.0.1/")
+					c.Do(t.Context(), req, resp)
+				case "ExecuteHandler":
+					req, resp := AcquireRequest(), AcquireResponse()
+					defer ReleaseRequest(req)
+					defer ReleaseResponse(resp)
+					req.SetRequestURI("http://10.255.0.1/")
+					c.doHandler(t.Context(), req, resp, nopTestHandler{})
+				default:
+					hreq, _ := http.NewRequestWithContext(t.Context(), "GET", "http://10.255.0.1/", nil)
+					c.RoundTrip(hreq)
+				}
+			}()
+			p := c.policy.Load()
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			h := p.hosts["http://10.255.0.1:80"]
+			require.NotNil(t, h)
+			assert.Zero(t, h.active, "the turn ended")
+			assert.Zero(t, h.adapt.inFlight)
+		})
+	}
+}
+
+type nopTestHandler struct{}
+
+func (nopTestHandler) OnStatus(*Response) Action  { return Continue }
+func (nopTestHandler) OnHeaders(*Response) Action { return Continue }
+func (nopTestHandler) OnBodyPart([]byte) Action   { return Continue }
+func (nopTestHandler) OnComplete(*Response)       {}
+func (nopTestHandler) OnError(error)              {}

@@ -61,6 +61,9 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 	handedOff := false
 	var obs *reqObs   // follows the request for Events' request callbacks
 	var adm admission // Config.HostLimiter's, once admitted
+	// The attempt's turn; a panic in a hook mid-attempt still ends it.
+	var turn hostTurn
+	defer turn.skip()
 	defer func() {
 		if !handedOff {
 			adm.end()
@@ -78,7 +81,7 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 	}
 	obs = c.observe(req)
 	for retried := false; ; retried = true {
-		var turn hostTurn
+		turn = hostTurn{}
 		cn, err := c.connFor(ctx, req, retried, &adm, &turn)
 		if err != nil {
 			err = httpErr(ctx, err)
