@@ -244,7 +244,8 @@ func New(cfg Config) *Client {
 	c := &Client{cfg: cfg, done: make(chan struct{})}
 	c.dialSlots.init(cfg.MaxConcurrentDials, c.done)
 	c.pool.init(c)
-	if cfg.HostPolicy != nil {
+	if cfg.HostPolicy != nil || cfg.HostLimiter != nil {
+		// With a HostLimiter, for its figures per host in Stats.
 		c.policy.Store(newPolicies(c))
 	}
 	c.wg.Add(1)

@@ -12,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/asynchttp/asynchttp"
 	"github.com/stretchr/testify/assert"
@@ -193,4 +194,12 @@ func TestHostLimiterRefusalAndCancellation(t *testing.T) {
 	assert.Equal(t, 1, rel)
 	assert.Zero(t, twice)
 	assert.Zero(t, held)
+
+	// Stats counts the limiter's answers per host: one admitted, two
+	// refused, and the canceled caller refused by it while it waited or,
+	// canceled before it got there, by the policy layer.
+	hs := c.Stats().Hosts[srv.URL()]
+	assert.Equal(t, uint64(1), hs.Admissions-hs.AdmissionRefusals)
+	assert.Equal(t, uint64(3), hs.AdmissionRefusals+hs.PolicyRefusals)
+	assert.Greater(t, hs.AdmissionTime, time.Duration(0))
 }

@@ -109,12 +109,18 @@ type policyCounts struct {
 	paceWaits    uint64        // turns that waited for Rate or Delay
 	paceWaitTime time.Duration // their total wait
 	refused      uint64        // turns refused by the policy or the caller's context while waiting
+	admits       uint64        // requests Config.HostLimiter answered (admitted or refused)
+	admitTime    time.Duration // the time it took
+	admitRefused uint64        // requests it refused
 }
 
 func (c *policyCounts) add(o *policyCounts) {
 	c.paceWaits += o.paceWaits
 	c.paceWaitTime += o.paceWaitTime
 	c.refused += o.refused
+	c.admits += o.admits
+	c.admitTime += o.admitTime
+	c.admitRefused += o.admitRefused
 }
 
 // addTo adds c to the totals in hs.
@@ -122,6 +128,21 @@ func (c *policyCounts) addTo(hs *HostStats) {
 	hs.PolicyWaits += c.paceWaits
 	hs.PolicyWaitTime += c.paceWaitTime
 	hs.PolicyRefusals += c.refused
+	hs.Admissions += c.admits
+	hs.AdmissionTime += c.admitTime
+	hs.AdmissionRefusals += c.admitRefused
+}
+
+// admitted counts one answer of Config.HostLimiter for h, which took d.
+func (h *hostState) admitted(d time.Duration, err error) {
+	p := h.p
+	p.mu.Lock()
+	h.n.admits++
+	h.n.admitTime += d
+	if err != nil {
+		h.n.admitRefused++
+	}
+	p.mu.Unlock()
 }
 
 func newPolicies(c *Client) *policies {

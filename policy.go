@@ -70,7 +70,11 @@ func (c *Client) connFor(ctx context.Context, req *Request, fresh bool, adm *adm
 		turn.h = h
 	}
 	if c.cfg.HostLimiter != nil && adm.release == nil {
+		start := time.Now()
 		release, err := c.admitHost(ctx, req)
+		if turn.h != nil {
+			turn.h.admitted(time.Since(start), err)
+		}
 		if err != nil {
 			turn.skip()
 			return nil, err

@@ -60,6 +60,12 @@ type HostStats struct {
 	PolicyWaits    uint64
 	PolicyWaitTime time.Duration
 	PolicyRefusals uint64
+	// Admissions counts the requests Config.HostLimiter answered,
+	// AdmissionTime the time its answers took (a shared limiter's round
+	// trips and waits), and AdmissionRefusals the requests it refused.
+	Admissions        uint64
+	AdmissionTime     time.Duration
+	AdmissionRefusals uint64
 }
 
 // Stats is a snapshot of a Client's pool. The embedded HostStats holds
