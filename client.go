@@ -200,6 +200,15 @@ type Config struct {
 	// policy. Nil: every host gets the zero policy (the Config's caps).
 	HostPolicy func(host string) HostPolicy
 
+	// Retry retries requests answered 429 or 503 (or the statuses it
+	// names), honouring Retry-After, when they are safe to send again; off
+	// unless Retry.MaxAttempts > 1. See RetryPolicy.
+	Retry RetryPolicy
+
+	// Breaker fails requests to a host at once while it keeps failing;
+	// off unless Breaker.Failures > 0. See BreakerPolicy.
+	Breaker BreakerPolicy
+
 	// HostLimiter, when set, admits each request before it takes a
 	// connection (Do, Execute, ExecuteHandler and RoundTrip alike): its
 	// Acquire is called once per request with the host key
@@ -230,6 +239,8 @@ type Client struct {
 	pool      connPool
 	policy    atomic.Pointer[policies] // nil: no host policy (hostpolicy.go)
 	dialSlots dialSlots                // Config.MaxConcurrentDials (dialcap.go)
+	retry     RetryPolicy              // Config.Retry, resolved (retry.go)
+	breaker   BreakerPolicy            // Config.Breaker, resolved (breaker.go)
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -244,8 +255,10 @@ func New(cfg Config) *Client {
 	c := &Client{cfg: cfg, done: make(chan struct{})}
 	c.dialSlots.init(cfg.MaxConcurrentDials, c.done)
 	c.pool.init(c)
-	if cfg.HostPolicy != nil || cfg.HostLimiter != nil {
-		// With a HostLimiter, for its figures per host in Stats.
+	c.retry, c.breaker = cfg.Retry.resolved(), cfg.Breaker.resolved()
+	if cfg.HostPolicy != nil || cfg.HostLimiter != nil || c.retry.retryOn() || c.breaker.Failures > 0 {
+		// With a HostLimiter, for its figures per host in Stats; with
+		// retries or a breaker, for their state per host.
 		c.policy.Store(newPolicies(c))
 	}
 	c.wg.Add(1)

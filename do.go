@@ -36,9 +36,10 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 	// The attempt's turn; a panic in a hook mid-attempt still ends it.
 	var turn hostTurn
 	defer turn.skip()
-	for retried := false; ; retried = true {
-		turn = hostTurn{}
-		cn, err := c.connFor(ctx, req, retried, &adm, &turn)
+	var a attempts
+	for {
+		a.begin(&turn)
+		cn, err := c.connFor(ctx, req, a.fresh, &adm, &turn)
 		if err != nil {
 			obs.end(0, err)
 			return err
@@ -46,14 +47,19 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 		obs.attempt(cn)
 		ex, err := c.sendAndReadHead(ctx, cn, req, resp)
 		if err != nil {
-			turn.done(0, err)
-			if !retried && c.mayRetry(cn, req, err) {
+			if c.retryAfterError(&a, cn, req, err, &turn) {
 				continue
 			}
 			obs.end(0, err)
 			return err
 		}
-		turn.done(resp.StatusCode, nil)
+		if again, err := c.retryAfterHead(ctx, &a, req, resp, ex, &turn); again {
+			if err != nil {
+				obs.end(0, err)
+				return err
+			}
+			continue
+		}
 		cn.body.reset(cn.br, ex.framing, c.pool.lim.maxBody, &resp.Trailer)
 		resp.body, err = cn.body.appendTo(resp.body[:0])
 		if err != nil {

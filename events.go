@@ -51,6 +51,18 @@ type Events struct {
 	// as a string, and the request's record), under 1 µs in
 	// BenchmarkDoWithRequestEvents.
 	RequestDone func(RequestInfo)
+
+	// BreakerChanged: the circuit breaker of host ("scheme://host:port")
+	// changed state (Config.Breaker); retryAt is when an open breaker lets
+	// a probe through.
+	BreakerChanged func(host string, state BreakerState, retryAt time.Time)
+}
+
+// breakerChanged reports a breaker transition to Events.
+func (c *Client) breakerChanged(host string, st BreakerState, retryAt time.Time) {
+	if f := c.cfg.Events.BreakerChanged; f != nil {
+		c.pool.event(func() { f(host, st, retryAt) })
+	}
 }
 
 // RequestInfo describes a request in Events.RequestStart and RequestDone.

@@ -102,20 +102,26 @@ func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h 
 	var turn hostTurn
 	defer turn.skip()
 	var ex exchange
-	for retried := false; ; retried = true {
-		turn = hostTurn{}
-		cn, err := c.connFor(ctx, req, retried, &adm, &turn)
+	var a attempts
+	for {
+		a.begin(&turn)
+		cn, err := c.connFor(ctx, req, a.fresh, &adm, &turn)
 		if err != nil {
 			return false, c.report(h, err)
 		}
 		obs.attempt(cn)
 		ex, err = c.sendAndReadHead(ctx, cn, req, resp)
 		if err == nil {
-			turn.done(resp.StatusCode, nil)
-			break
+			again, err := c.retryAfterHead(ctx, &a, req, resp, ex, &turn)
+			if !again {
+				break
+			}
+			if err != nil {
+				return false, c.report(h, err)
+			}
+			continue
 		}
-		turn.done(0, err)
-		if !retried && c.mayRetry(cn, req, err) {
+		if c.retryAfterError(&a, cn, req, err, &turn) {
 			continue
 		}
 		return false, c.report(h, err)

@@ -100,7 +100,9 @@ type hostState struct {
 	adapt    *adaptive // nil unless pol.Adaptive
 	proxied  bool      // some of its requests go through a proxy: its pool keys have suffixes
 
-	n policyCounts
+	n     policyCounts
+	retry hostRetries // RetryPolicy's pause and budget
+	brk   hostBreaker // BreakerPolicy's state
 }
 
 // policyCounts are a host's policy counters, or the sum of those of the
@@ -112,6 +114,14 @@ type policyCounts struct {
 	admits       uint64        // requests Config.HostLimiter answered (admitted or refused)
 	admitTime    time.Duration // the time it took
 	admitRefused uint64        // requests it refused
+
+	// Only in sums (policies.gone, Stats): kept in hostRetries and
+	// hostBreaker while the host is known.
+	retries       [numRetryCauses]uint64
+	budgetRefused uint64
+	pauses        uint64
+	openings      uint64
+	rejected      uint64
 }
 
 func (c *policyCounts) add(o *policyCounts) {
@@ -121,9 +131,16 @@ func (c *policyCounts) add(o *policyCounts) {
 	c.admits += o.admits
 	c.admitTime += o.admitTime
 	c.admitRefused += o.admitRefused
+	for i := range c.retries {
+		c.retries[i] += o.retries[i]
+	}
+	c.budgetRefused += o.budgetRefused
+	c.pauses += o.pauses
+	c.openings += o.openings
+	c.rejected += o.rejected
 }
 
-// addTo adds c to the totals in hs.
+// addTo adds c to the counters in hs.
 func (c *policyCounts) addTo(hs *HostStats) {
 	hs.PolicyWaits += c.paceWaits
 	hs.PolicyWaitTime += c.paceWaitTime
@@ -131,6 +148,23 @@ func (c *policyCounts) addTo(hs *HostStats) {
 	hs.Admissions += c.admits
 	hs.AdmissionTime += c.admitTime
 	hs.AdmissionRefusals += c.admitRefused
+	hs.StaleRetries += c.retries[RetryStale]
+	hs.StatusRetries += c.retries[RetryStatus]
+	hs.RetryBudgetRefusals += c.budgetRefused
+	hs.Pauses += c.pauses
+	hs.BreakerOpenings += c.openings
+	hs.BreakerRejects += c.rejected
+}
+
+// countsLocked returns all of h's counters.
+func (h *hostState) countsLocked() policyCounts {
+	c := h.n
+	c.retries = h.retry.retries
+	c.budgetRefused = h.retry.refused
+	c.pauses = h.retry.pauses
+	c.openings = h.brk.openings
+	c.rejected = h.brk.rejected
+	return c
 }
 
 // admitted counts one answer of Config.HostLimiter for h, which took d.
@@ -155,39 +189,48 @@ func newPolicies(c *Client) *policies {
 const policyLinger = 2 * time.Minute
 
 // admit finds the state of req's host and waits until one more attempt
-// may start (its Rate and Delay), or ctx ends, or the policy refuses it.
-// It returns the state the attempt's turn reports to.
-func (p *policies) admit(ctx context.Context, req *Request) (*hostState, error) {
+// may start (its Rate and Delay, a Retry-After pause), or ctx ends, or the
+// policy refuses it (an open breaker). retry says the attempt is not the
+// request's first. It returns the state the attempt's turn reports to,
+// and whether the attempt is the breaker's probe.
+func (p *policies) admit(ctx context.Context, req *Request, retry bool) (*hostState, bool, error) {
 	now := time.Now()
-	h, b, made := p.enter(req.hostKey(), req.proxy != nil, now)
+	h, b, made, probe, err := p.enter(req.hostKey(), req.proxy != nil, retry, now)
 	if made {
 		p.c.pool.core.RefreshKeyMax(h.key, req.proxy != nil) // its pool key may outlive an earlier state
 	}
-	err := ctx.Err()
-	if err != nil {
-		err = ctxErr(ctx, "host policy")
-	} else if !b.start.IsZero() && b.start.After(now) {
-		err = p.waitTurn(ctx, b.start)
-		p.mu.Lock()
-		h.n.paceWaits++
-		h.n.paceWaitTime += time.Since(now)
-		p.mu.Unlock()
+	if err == nil {
+		err = ctx.Err()
+		if err != nil {
+			err = ctxErr(ctx, "host policy")
+		} else if !b.start.IsZero() && b.start.After(now) {
+			err = p.waitTurn(ctx, b.start)
+			p.mu.Lock()
+			h.n.paceWaits++
+			h.n.paceWaitTime += time.Since(now)
+			p.mu.Unlock()
+		}
+		if err != nil {
+			p.mu.Lock()
+			h.pace.cancel(&h.pol, b)
+			h.n.refused++
+			p.mu.Unlock()
+		}
 	}
 	if err != nil {
-		p.mu.Lock()
-		h.pace.cancel(&h.pol, b)
-		h.n.refused++
-		p.mu.Unlock()
-		h.attemptSkipped(nil)
-		return nil, err
+		t := hostTurn{h: h, probe: probe}
+		t.skip()
+		return nil, false, err
 	}
-	return h, nil
+	return h, probe, nil
 }
 
 // enter returns the state of key, making it when key is new (made), with
-// one more turn counted in flight and, when its policy paces requests, the
-// start booked for that turn.
-func (p *policies) enter(key []byte, proxied bool, now time.Time) (h *hostState, b booking, made bool) {
+// one more turn counted in flight. Unless the host's breaker refuses the
+// turn (err), it books the turn's start when the host's policy paces
+// requests or a Retry-After pauses it, and counts a first attempt in the
+// retry budget's window.
+func (p *policies) enter(key []byte, proxied, retry bool, now time.Time) (h *hostState, b booking, made, probe bool, err error) {
 	p.mu.Lock()
 	h = p.hosts[string(key)]
 	if h == nil {
@@ -200,13 +243,29 @@ func (p *policies) enter(key []byte, proxied bool, now time.Time) (h *hostState,
 	h.proxied = h.proxied || proxied
 	h.turns++
 	h.active++
-	if paced(&h.pol) {
-		b = h.pace.book(&h.pol, now)
-	} else {
-		h.pace.started(now)
+	var changed bool
+	if p.c.breaker.Failures > 0 {
+		probe, changed, err = h.brk.gate(&p.c.breaker, h.key, now)
 	}
+	if err == nil {
+		if paced(&h.pol) {
+			b = h.pace.book(&h.pol, now)
+		} else {
+			h.pace.started(now)
+		}
+		if until := h.retry.pausedUntil; until.After(now) && until.After(b.start) {
+			b.start = until
+		}
+		if !retry {
+			h.retry.requests[h.retry.bucket(now)]++
+		}
+	}
+	st, at := h.brk.state, h.brk.retryAt
 	p.mu.Unlock()
-	return h, b, made
+	if changed {
+		p.c.breakerChanged(h.key, st, at)
+	}
+	return h, b, made, probe, err
 }
 
 // setPolicyLocked puts pol in force for h, starting or stopping its
@@ -283,7 +342,7 @@ func (h *hostState) gotConn(t *hostTurn) {
 }
 
 // attemptDone ends a turn that reached the host (or failed trying): an
-// adaptive limit learns from it.
+// adaptive limit learns from it, and so does the breaker.
 func (h *hostState) attemptDone(t *hostTurn, status int, err error) {
 	p := h.p
 	now := time.Now()
@@ -292,21 +351,33 @@ func (h *hostState) attemptDone(t *hostTurn, status int, err error) {
 	if h.adapt != nil && !t.start.IsZero() {
 		changed = h.adapt.observe(t.round, t.start, now, status, err)
 	}
+	brkChanged := false
+	if p.c.breaker.Failures > 0 {
+		brkChanged = h.brk.observe(&p.c.breaker, t.probe, outcomeOf(status, err, t.retrying), now)
+	}
 	h.active--
 	h.lastUsed = now
 	proxied := h.proxied
+	st, at := h.brk.state, h.brk.retryAt
 	p.mu.Unlock()
 	if changed {
 		p.c.pool.core.RefreshKeyMax(h.key, proxied)
 	}
+	if brkChanged {
+		p.c.breakerChanged(h.key, st, at)
+	}
 }
 
-// attemptSkipped ends a turn that never reached the host.
+// attemptSkipped ends a turn that never reached the host, or that a
+// panic cut short.
 func (h *hostState) attemptSkipped(t *hostTurn) {
 	p := h.p
 	p.mu.Lock()
 	if h.adapt != nil && t != nil && !t.start.IsZero() {
 		h.adapt.inFlight--
+	}
+	if t != nil && t.probe {
+		h.brk.probing = false // let another request probe
 	}
 	h.active--
 	h.lastUsed = time.Now()
@@ -320,8 +391,10 @@ func (p *policies) prune(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for key, h := range p.hosts {
-		if h.active == 0 && now.Sub(h.lastUsed) >= policyLinger {
-			p.gone.add(&h.n)
+		if h.active == 0 && now.Sub(h.lastUsed) >= policyLinger &&
+			h.brk.state == BreakerClosed && !h.retry.pausedUntil.After(now) {
+			c := h.countsLocked()
+			p.gone.add(&c)
 			delete(p.hosts, key)
 		}
 	}
@@ -406,6 +479,16 @@ func (p *policies) fillStats(s *Stats) {
 // total.
 func (h *hostState) statsLocked(hs, total *HostStats) {
 	hs.Policy = h.pol
-	h.n.addTo(hs)
-	h.n.addTo(total)
+	c := h.countsLocked()
+	c.addTo(hs)
+	c.addTo(total)
+	if p := &h.p.c.breaker; p.Failures > 0 {
+		hs.Breaker = h.brk.state
+		if h.brk.state != BreakerClosed {
+			hs.BreakerRetryAt = h.brk.retryAt
+		}
+	}
+	if h.retry.pausedUntil.After(time.Now()) {
+		hs.PausedUntil = h.retry.pausedUntil
+	}
 }

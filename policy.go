@@ -27,9 +27,12 @@ func (a *admission) end() {
 // was read or the attempt failed. The zero hostTurn (no policy) does
 // nothing.
 type hostTurn struct {
-	h     *hostState
-	start time.Time // when the attempt got its conn
-	round uint32    // the adaptive limit's round it counts in; 0: none
+	h        *hostState
+	start    time.Time // when the attempt got its conn
+	round    uint32    // the adaptive limit's round it counts in; 0: none
+	retry    bool      // not the request's first attempt (set by the way in)
+	probe    bool      // the breaker's probe
+	retrying bool      // its answer is about to be retried (set by the way in)
 }
 
 // done reports how the attempt went: the status of the response head, or
@@ -63,11 +66,11 @@ func (t *hostTurn) skip() {
 // caller reports its outcome with turn.done, also when connFor fails.
 func (c *Client) connFor(ctx context.Context, req *Request, fresh bool, adm *admission, turn *hostTurn) (*conn, error) {
 	if p := c.policy.Load(); p != nil {
-		h, err := p.admit(ctx, req)
+		h, probe, err := p.admit(ctx, req, turn.retry)
 		if err != nil {
 			return nil, err
 		}
-		turn.h = h
+		turn.h, turn.probe = h, probe
 	}
 	if c.cfg.HostLimiter != nil && adm.release == nil {
 		start := time.Now()

@@ -151,10 +151,10 @@ func TestHostPolicyStateIsDroppedWhenQuiet(t *testing.T) {
 	p := c.policy.Load()
 	const n = 1000
 	for i := range n {
-		h, _, _ := p.enter([]byte(fmt.Sprintf("http://10.0.%d.%d:80", i/256, i%256)), false, time.Now())
+		h, _, _, _, _ := p.enter([]byte(fmt.Sprintf("http://10.0.%d.%d:80", i/256, i%256)), false, false, time.Now())
 		h.attemptSkipped(nil)
 	}
-	busy, _, _ := p.enter([]byte("http://10.1.0.1:80"), false, time.Now()) // a turn in flight keeps its host
+	busy, _, _, _, _ := p.enter([]byte("http://10.1.0.1:80"), false, false, time.Now()) // a turn in flight keeps its host
 	p.prune(time.Now().Add(policyLinger - time.Second))
 	p.mu.Lock()
 	assert.Len(t, p.hosts, n+1, "nothing is dropped before policyLinger")
@@ -171,7 +171,7 @@ func TestPolicyTotalsKeepCountingWhenAHostIsDropped(t *testing.T) {
 	c := New(Config{HostPolicy: func(string) HostPolicy { return HostPolicy{} }})
 	defer c.Close()
 	p := c.policy.Load()
-	h, _, _ := p.enter([]byte("http://10.0.0.1:80"), false, time.Now())
+	h, _, _, _, _ := p.enter([]byte("http://10.0.0.1:80"), false, false, time.Now())
 	p.mu.Lock()
 	h.n = policyCounts{paceWaits: 3, paceWaitTime: time.Second, refused: 2}
 	p.mu.Unlock()

@@ -66,6 +66,26 @@ type HostStats struct {
 	Admissions        uint64
 	AdmissionTime     time.Duration
 	AdmissionRefusals uint64
+
+	// StaleRetries counts requests sent again on a new connection after a
+	// reused one turned out closed, StatusRetries those sent again for
+	// their status (Config.Retry), and RetryBudgetRefusals the status
+	// retries the host's budget refused.
+	StaleRetries        uint64
+	StatusRetries       uint64
+	RetryBudgetRefusals uint64
+	// Pauses counts the Retry-After pauses of the host, and PausedUntil
+	// is the end of the one in force (zero: none; not in the totals).
+	Pauses      uint64
+	PausedUntil time.Time
+	// Breaker is the state of the host's circuit breaker (Config.Breaker;
+	// closed in the totals), BreakerRetryAt when an open one lets a probe
+	// through, BreakerOpenings how often it opened, and BreakerRejects the
+	// requests it failed at once.
+	Breaker         BreakerState
+	BreakerRetryAt  time.Time
+	BreakerOpenings uint64
+	BreakerRejects  uint64
 }
 
 // Stats is a snapshot of a Client's pool. The embedded HostStats holds

@@ -80,9 +80,10 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 		return nil, httpErr(ctx, err)
 	}
 	obs = c.observe(req)
-	for retried := false; ; retried = true {
-		turn = hostTurn{}
-		cn, err := c.connFor(ctx, req, retried, &adm, &turn)
+	var a attempts
+	for {
+		a.begin(&turn)
+		cn, err := c.connFor(ctx, req, a.fresh, &adm, &turn)
 		if err != nil {
 			err = httpErr(ctx, err)
 			obs.end(0, err)
@@ -92,16 +93,23 @@ func (c *Client) RoundTrip(hreq *http.Request) (_ *http.Response, err error) {
 		resp := AcquireResponse()
 		ex, err := c.sendAndReadHead(ctx, cn, req, resp)
 		if err != nil {
-			turn.done(0, err)
 			ReleaseResponse(resp)
-			if !retried && c.mayRetry(cn, req, err) {
+			if c.retryAfterError(&a, cn, req, err, &turn) {
 				continue
 			}
 			err = httpErr(ctx, err)
 			obs.end(0, err)
 			return nil, err
 		}
-		turn.done(resp.StatusCode, nil)
+		if again, err := c.retryAfterHead(ctx, &a, req, resp, ex, &turn); again {
+			ReleaseResponse(resp) // only the final response reaches the caller
+			if err != nil {
+				err = httpErr(ctx, err)
+				obs.end(0, err)
+				return nil, err
+			}
+			continue
+		}
 		if resp.StatusCode == http.StatusSwitchingProtocols && isProtocolSwitch(&resp.Header) {
 			hr, err := c.upgrade(ctx, hreq, ex, resp)
 			ReleaseResponse(resp)
