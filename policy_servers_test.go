@@ -19,8 +19,11 @@ type timedServer struct {
 	// latency, when set, is how long a request to host waits before its
 	// answer, given the requests to host in flight (itself included).
 	latency func(host string, inFlight int) time.Duration
-	// status, when set, is the status of the answer; nil: 200.
+	// status, when set, is the status of the answer to the n-th request
+	// (from 1) to host; nil: 200. header, when set, gives extra header
+	// lines ("Name: value\r\n") for it.
 	status func(host string, n int) int
+	header func(host string, n int) string
 
 	mu       sync.Mutex
 	arrivals map[string][]time.Time
@@ -58,13 +61,24 @@ func (s *timedServer) serve(nc net.Conn) {
 		if s.status != nil {
 			status = s.status(req.Host, n)
 		}
+		extra := ""
+		if s.header != nil {
+			extra = s.header(req.Host, n)
+		}
 		s.mu.Lock()
 		s.inFlight[req.Host]--
 		s.mu.Unlock()
-		if _, err := fmt.Fprintf(nc, "HTTP/1.1 %d X\r\nContent-Length: 2\r\n\r\nok", status); err != nil {
+		if _, err := fmt.Fprintf(nc, "HTTP/1.1 %d X\r\n%sContent-Length: 2\r\n\r\nok", status, extra); err != nil {
 			return
 		}
 	}
+}
+
+// count returns the requests host saw.
+func (s *timedServer) count(host string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.arrivals[host])
 }
 
 // times returns the arrival times of the requests to host.

@@ -232,3 +232,46 @@ func (nopTestHandler) OnHeaders(*Response) Action { return Continue }
 func (nopTestHandler) OnBodyPart([]byte) Action   { return Continue }
 func (nopTestHandler) OnComplete(*Response)       {}
 func (nopTestHandler) OnError(error)              {}
+
+func TestRetryAndBreakerValuesAreClampedAsDocumented(t *testing.T) {
+	c := New(Config{
+		Retry:   RetryPolicy{MaxAttempts: 3, BaseBackoff: -time.Second, MaxBackoff: time.Millisecond, MaxRetryAfter: -1, Budget: 7},
+		Breaker: BreakerPolicy{Failures: 2, Cooldown: -time.Second, MaxCooldown: time.Nanosecond},
+	})
+	defer c.Close()
+	assert.Equal(t, RetryPolicy{MaxAttempts: 3, Statuses: []int{429, 503}, BaseBackoff: DefaultBaseBackoff,
+		MaxBackoff: DefaultBaseBackoff, MaxRetryAfter: DefaultMaxRetryAfter, Budget: 1}, c.retry)
+	assert.Equal(t, BreakerPolicy{Failures: 2, Cooldown: DefaultBreakerCooldown, MaxCooldown: DefaultBreakerCooldown}, c.breaker)
+	assert.NotNil(t, c.policy.Load(), "retries and a breaker keep per-host state")
+
+	nan := math.NaN()
+	off := New(Config{Retry: RetryPolicy{MaxAttempts: 1, Budget: nan}, Breaker: BreakerPolicy{Failures: -1}})
+	defer off.Close()
+	assert.Equal(t, RetryPolicy{}, off.retry, "MaxAttempts ≤ 1: off")
+	assert.Equal(t, BreakerPolicy{}, off.breaker, "Failures ≤ 0: off")
+	assert.Nil(t, off.policy.Load(), "nothing on: no policy layer, nothing on Do's path")
+	assert.Zero(t, RetryPolicy{MaxAttempts: 2, Budget: nan}.resolved().Budget)
+	assert.Zero(t, RetryPolicy{MaxAttempts: 2, Budget: -1}.resolved().Budget)
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"0": 0, "120": 2 * time.Minute, " 5 ": 5 * time.Second,
+		"Thu, 03 Dec 2026 12:00:30 GMT":    30 * time.Second,
+		"Thursday, 03-Dec-26 12:01:00 GMT": time.Minute,      // RFC 850
+		"Thu Dec  3 12:00:10 2026":         10 * time.Second, // asctime
+		"Thu, 03 Dec 2026 11:00:00 GMT":    0,                // past: at once
+	} {
+		got, ok := parseRetryAfter(v, now)
+		assert.True(t, ok, v)
+		assert.Equal(t, want, got, v)
+	}
+	for _, bad := range []string{"", "-1", "1.5", "soon", "Thu, 03 Dec 2026"} {
+		_, ok := parseRetryAfter(bad, now)
+		assert.False(t, ok, bad)
+	}
+	huge, ok := parseRetryAfter("99999999999999999", now)
+	assert.True(t, ok)
+	assert.Greater(t, huge, 1000*time.Hour, "no overflow")
+}
