@@ -20,6 +20,7 @@ import (
 type configFlags struct {
 	cfg      asynchttp.Config
 	order    idleOrderFlag
+	action   acquireActionFlag
 	insecure bool
 	envProxy bool
 }
@@ -42,6 +43,31 @@ func (f idleOrderFlag) Set(s string) error {
 		*f.o = asynchttp.FIFO
 	default:
 		return fmt.Errorf("want lifo or fifo, not %q", s)
+	}
+	return nil
+}
+
+// acquireActionFlag is Config.AcquireTimeoutAction as a flag: "fail" or
+// "new".
+type acquireActionFlag struct {
+	a *asynchttp.AcquireTimeoutAction
+}
+
+func (f acquireActionFlag) String() string {
+	if f.a == nil {
+		return "fail"
+	}
+	return f.a.String()
+}
+
+func (f acquireActionFlag) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "fail":
+		*f.a = asynchttp.AcquireTimeoutFail
+	case "new":
+		*f.a = asynchttp.AcquireTimeoutNew
+	default:
+		return fmt.Errorf("want fail or new, not %q", s)
 	}
 	return nil
 }
@@ -90,6 +116,21 @@ func (c *configFlags) register(fs *flag.FlagSet, defaults asynchttp.Config) {
 		"Config.MaxResponseHeaderBytes: status line and header section")
 	fs.Int64Var(&cfg.MaxResponseBodyBytes, "max-response-body-bytes", orInt64(d.MaxResponseBodyBytes, asynchttp.DefaultMaxResponseBodyBytes),
 		"Config.MaxResponseBodyBytes: response body; negative = no bound")
+	fs.IntVar(&cfg.MaxConcurrentDials, "max-concurrent-dials", d.MaxConcurrentDials,
+		"Config.MaxConcurrentDials: TCP connects and TLS handshakes in flight across the client; 0 = no cap")
+	c.action = acquireActionFlag{&cfg.AcquireTimeoutAction}
+	cfg.AcquireTimeoutAction = d.AcquireTimeoutAction
+	fs.Var(c.action, "acquire-timeout-action", "Config.AcquireTimeoutAction: when -acquire-timeout passes at a host's cap, `fail` (the default) or new (dial past the host's cap, within -max-total-conns)")
+	fs.IntVar(&cfg.Retry.MaxAttempts, "retry", d.Retry.MaxAttempts,
+		"Config.Retry.MaxAttempts: tries in all for a request answered 429 or 503 that is safe to resend (honouring Retry-After); 0 or 1 = no status retries")
+	fs.DurationVar(&cfg.Retry.MaxRetryAfter, "retry-max-wait", orDur(d.Retry.MaxRetryAfter, asynchttp.DefaultMaxRetryAfter),
+		"Config.Retry.MaxRetryAfter: the longest Retry-After honoured; a longer one returns the answer at once")
+	fs.Float64Var(&cfg.Retry.Budget, "retry-budget", d.Retry.Budget,
+		"Config.Retry.Budget: a host's retries at most this fraction of its requests over 10 s; 0 = no budget")
+	fs.IntVar(&cfg.Breaker.Failures, "breaker", d.Breaker.Failures,
+		"Config.Breaker.Failures: consecutive failures (connection errors, timeouts, 5xx) that open a host's circuit breaker; 0 = no breaker")
+	fs.DurationVar(&cfg.Breaker.Cooldown, "breaker-cooldown", orDur(d.Breaker.Cooldown, asynchttp.DefaultBreakerCooldown),
+		"Config.Breaker.Cooldown: how long an open breaker fails requests at once before a probe (doubled after each failed probe)")
 	fs.BoolVar(&c.envProxy, "env-proxy", false,
 		"Config.Proxy: use the proxy given by HTTP_PROXY, HTTPS_PROXY and NO_PROXY (ProxyFromEnvironment)")
 	fs.BoolVar(&c.insecure, "insecure", false,

@@ -51,7 +51,7 @@ func TestCrawl(t *testing.T) {
 
 	header, rows := tableRows(t, out)
 	// The crawl obeys robots.txt by default: the politeness columns.
-	assert.Equal(t, []string{"host", "reqs", "ok", "conns", "peak", "reuse", "p50", "p99", "polite", "limit", "errors", "closed"}, header)
+	assert.Equal(t, tableHeader, header)
 	assert.Len(t, rows, 3+1)
 	for _, s := range srvs {
 		row := rows[s.addr]

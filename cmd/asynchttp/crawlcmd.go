@@ -32,8 +32,11 @@ its latency and its 429/503 answers; robots.txt is read first on each host
 and obeyed (-robots=false to skip it), and its Crawl-delay lengthens the
 host's -delay. At most -per-host+1 URLs of one host (4 when only
 politeness is set) are in flight, so a slow host holds no more of the -c
-request slots. The table then shows, per host, the time requests waited
-for their turn (polite) and the connection cap at the end (limit).
+request slots. -retry N retries 429 and 503 answers (waiting out
+Retry-After), -breaker N ejects a host after N consecutive failures. The
+table then shows, per host, the time requests waited for their turn
+(polite), the connection cap at the end (limit), the retries, and the
+requests an open breaker failed at once (ejected).
 
 -json writes one JSON record per page to stdout (the table goes to stderr):
 url, depth, status, content_type, bytes, links, skipped, reused, ms, error,
@@ -184,7 +187,7 @@ func crawlAndReport(ctx context.Context, cf configFlags, opt crawlOptions, out, 
 			read, failed, res.disallowed, cr.crawlDelays.Load())
 	}
 	var pf map[string]policyFigures
-	if opt.policy != (asynchttp.HostPolicy{}) || opt.robots {
+	if opt.policy != (asynchttp.HostPolicy{}) || opt.robots || cfg.Retry.MaxAttempts > 1 || cfg.Breaker.Failures > 0 {
 		pf = policyFiguresOf(c.Stats())
 	}
 	printHostTable(out, o, label, pf)

@@ -59,6 +59,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		MaxConnsPerHost: 2,
 		IdleTimeout:     300 * time.Millisecond,
 		MaxConnLifetime: time.Second,
+		// The 503 host's answers are retried once after its Retry-After,
+		// and the hosts that keep failing (it, and the one down) are
+		// ejected by their breaker.
+		Retry:   asynchttp.RetryPolicy{MaxAttempts: 2, MaxRetryAfter: 2 * time.Second},
+		Breaker: asynchttp.BreakerPolicy{Failures: 3, Cooldown: 2 * time.Second},
 	})
 	fs.IntVar(&cf.cfg.MaxTotalConns, "total", cf.cfg.MaxTotalConns, "short for -max-total-conns")
 	fs.IntVar(&cf.cfg.MaxConnsPerHost, "per-host", cf.cfg.MaxConnsPerHost, "short for -max-conns-per-host")

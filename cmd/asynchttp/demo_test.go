@@ -43,6 +43,7 @@ func TestDemoSmall(t *testing.T) {
 			assert.Equal(t, "0", f[3], "no page from the down host")
 		case role503:
 			assert.Contains(t, strings.Join(f, " "), "http 503×")
+			assert.NotEqual(t, "0", f[11], "its 503s were retried after Retry-After: %v", f)
 		case roleConnClose:
 			assert.Contains(t, strings.Join(f, " "), "not reusable", "the pool's close reason, per host")
 		default:

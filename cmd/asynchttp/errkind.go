@@ -36,6 +36,10 @@ func errKind(err error) string {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "canceled"
+	case errors.Is(err, asynchttp.ErrHostUnavailable):
+		return "breaker"
+	case errors.Is(err, asynchttp.ErrRateLimited):
+		return "rate limited"
 	case errors.Is(err, asynchttp.ErrTooManyPending):
 		return "too many pending"
 	case errors.Is(err, asynchttp.ErrTooManyConns):
@@ -83,7 +87,7 @@ func describe(err error, addr string) string {
 		return "connection refused by " + addr + " (is a server listening there?)"
 	case "dns":
 		return "cannot resolve the host of " + addr + ": " + err.Error()
-	case "other", "timeout", "acquire timeout", "malformed", "too large", "bad request":
+	case "other", "timeout", "acquire timeout", "malformed", "too large", "bad request", "breaker", "rate limited":
 		return err.Error() // the library's message names the kind already
 	default:
 		return k + ": " + err.Error()

@@ -135,4 +135,4 @@ func tableRows(t *testing.T, out string) (header []string, rows map[string][]str
 }
 
 // The table's columns, in order (the demo adds "role" after "host").
-var tableHeader = []string{"host", "reqs", "ok", "conns", "peak", "reuse", "p50", "p99", "errors", "closed"}
+var tableHeader = []string{"host", "reqs", "ok", "conns", "peak", "reuse", "p50", "p99", "polite", "limit", "retries", "ejected", "errors", "closed"}

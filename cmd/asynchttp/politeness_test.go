@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +87,25 @@ func TestCrawlRefusesBadPolitenessValues(t *testing.T) {
 		code, _, errOut := runTool(t, append(append([]string{"crawl"}, args...), "http://127.0.0.1:1/")...)
 		assert.Equal(t, exitUsage, code, "%v: %s", args, errOut)
 	}
+}
+
+func TestCrawlRetriesAndEjectsFailingHosts(t *testing.T) {
+	srvs := startServers(t, 1, func(int, []*testServer) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		})
+	})
+	down := downAddr(t)
+	code, out, _ := runTool(t, "crawl", "-robots=false", "-retry", "3", "-breaker", "2", "-breaker-cooldown", "1m", "-c", "1",
+		srvs[0].url+"/a", srvs[0].url+"/b", "http://"+down+"/1", "http://"+down+"/2", "http://"+down+"/3", "http://"+down+"/4")
+	require.Equal(t, exitFailed, code, out)
+	_, rows := tableRows(t, out)
+	busy, gone := rows[srvs[0].addr], rows[down]
+	require.NotNil(t, busy, out)
+	require.NotNil(t, gone, out)
+	assert.Equal(t, "4", busy[10], "two requests, each retried twice: %v", busy)
+	assert.Equal(t, int64(6), srvs[0].requests.Load(), "server side: 2 × 3 tries")
+	assert.Equal(t, "2", gone[11], "after two refused dials the breaker fails the other two at once: %v", gone)
+	assert.Contains(t, strings.Join(gone, " "), "breaker×2")
 }

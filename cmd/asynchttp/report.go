@@ -82,20 +82,24 @@ func rate(n int, d time.Duration) float64 {
 
 // policyFigures are a host's host-policy figures for the table.
 type policyFigures struct {
-	wait  time.Duration // waited for rate and delay turns, in all
-	limit int           // the connection cap at the end; 0: none
+	wait    time.Duration // waited for rate and delay turns, in all
+	limit   int           // the connection cap at the end; 0: none
+	retries uint64        // requests sent again (stale connection or status)
+	ejected uint64        // requests the host's open breaker failed at once
 }
 
 // policyFiguresOf returns the policy figures of st's hosts by "host:port"
 // (and the totals under "total", as the table names them).
 func policyFiguresOf(st asynchttp.Stats) map[string]policyFigures {
-	m := map[string]policyFigures{"total": {wait: st.PolicyWaitTime}}
+	m := map[string]policyFigures{"total": {wait: st.PolicyWaitTime,
+		retries: st.StaleRetries + st.StatusRetries, ejected: st.BreakerRejects}}
 	for key, hs := range st.Hosts {
 		_, hp, ok := strings.Cut(key, "://")
 		if !ok || strings.Contains(hp, " ") {
 			continue // a proxied key: its host has its own entry
 		}
-		m[hp] = policyFigures{wait: hs.PolicyWaitTime, limit: hs.ConnLimit}
+		m[hp] = policyFigures{wait: hs.PolicyWaitTime, limit: hs.ConnLimit,
+			retries: hs.StaleRetries + hs.StatusRetries, ejected: hs.BreakerRejects}
 	}
 	return m
 }
@@ -104,8 +108,9 @@ func policyFiguresOf(st asynchttp.Stats) map[string]policyFigures {
 // fine, connections dialed, reuse, latency percentiles, errors by kind,
 // and why the pool closed the host's connections, most frequent first.
 // label, when not nil, adds a column (the demo's host roles); pf, when
-// not nil, two: the time spent waiting for politeness turns and the
-// connection cap at the end.
+// not nil, four: the time spent waiting for politeness turns, the
+// connection cap at the end, the retries, and the requests the host's
+// breaker failed at once (ejected).
 func printHostTable(w io.Writer, o *observer, label func(key string) string, pf map[string]policyFigures) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := "host\t"
@@ -114,7 +119,7 @@ func printHostTable(w io.Writer, o *observer, label func(key string) string, pf 
 	}
 	head += "reqs\tok\tconns\tpeak\treuse\tp50\tp99\t"
 	if pf != nil {
-		head += "polite\tlimit\t"
+		head += "polite\tlimit\tretries\tejected\t"
 	}
 	fmt.Fprintln(tw, head+"errors\tclosed")
 	row := func(h hostSummary, role string) {
@@ -130,7 +135,7 @@ func printHostTable(w io.Writer, o *observer, label func(key string) string, pf 
 			if f.limit > 0 {
 				limit = fmt.Sprint(f.limit)
 			}
-			s += fmtDur(f.wait) + "\t" + limit + "\t"
+			s += fmtDur(f.wait) + "\t" + limit + "\t" + fmt.Sprint(f.retries) + "\t" + fmt.Sprint(f.ejected) + "\t"
 		}
 		s += fmtErrs(h.errs) + "\t" + fmtReasons(h.closedBy)
 		fmt.Fprintln(tw, s)
