@@ -25,7 +25,10 @@ type conn struct {
 	// Keep-Alive timeout (KeepAlive).
 	pool.Entry
 
-	nc        net.Conn
+	nc net.Conn
+	// br and bw are lent from readerPool and writerPool while the conn is
+	// in use, and given back when it goes idle (and bw once a request is
+	// flushed): an idle conn holds no buffer. Nil when not lent.
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	tgt       *dialTarget   // what it was dialed for: host, TLS, proxy
@@ -46,53 +49,110 @@ var _ pool.Conn = (*conn)(nil)
 
 const connBufSize = 4096
 
-// Closed conns give their buffers back here, so that a dial (a
-// Connection: close server, a crawler's churn) does not allocate 8 KiB.
+// Conns borrow their buffers here while in use and give them back when
+// they go idle or close, so that an idle conn costs no buffer and a dial
+// (a Connection: close server, a crawler's churn) allocates none. A small
+// free list comes first: unlike a sync.Pool it keeps what it holds across
+// garbage collections (and under the race detector, which makes a Pool
+// drop items at random), so that a busy loop of requests never allocates;
+// it holds at most freeBuffers of each (512 KiB in all).
+const freeBuffers = 64
+
 var (
-	readerPool sync.Pool // *bufio.Reader of connBufSize
-	writerPool sync.Pool // *bufio.Writer of connBufSize
+	freeReaders = make(chan *bufio.Reader, freeBuffers)
+	freeWriters = make(chan *bufio.Writer, freeBuffers)
+	readerPool  sync.Pool // *bufio.Reader of connBufSize, past the free list
+	writerPool  sync.Pool // *bufio.Writer of connBufSize, past the free list
 )
 
 func newReader(nc net.Conn) *bufio.Reader {
-	if br, _ := readerPool.Get().(*bufio.Reader); br != nil {
-		br.Reset(nc)
-		return br
+	var br *bufio.Reader
+	select {
+	case br = <-freeReaders:
+	default:
+		br, _ = readerPool.Get().(*bufio.Reader)
 	}
-	return bufio.NewReaderSize(nc, connBufSize)
+	if br == nil {
+		return bufio.NewReaderSize(nc, connBufSize)
+	}
+	br.Reset(nc)
+	return br
 }
 
 func newWriter(nc net.Conn) *bufio.Writer {
-	if bw, _ := writerPool.Get().(*bufio.Writer); bw != nil {
-		bw.Reset(nc)
-		return bw
+	var bw *bufio.Writer
+	select {
+	case bw = <-freeWriters:
+	default:
+		bw, _ = writerPool.Get().(*bufio.Writer)
 	}
-	return bufio.NewWriterSize(nc, connBufSize)
+	if bw == nil {
+		return bufio.NewWriterSize(nc, connBufSize)
+	}
+	bw.Reset(nc)
+	return bw
 }
 
-// recycleBuffers gives c's buffers back once c is closed. The caller owns
+// putReader gives a read buffer back; its bytes are dropped.
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	select {
+	case freeReaders <- br:
+	default:
+		readerPool.Put(br)
+	}
+}
+
+// putWriter gives a write buffer back; its bytes are dropped.
+func putWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	select {
+	case freeWriters <- bw:
+	default:
+		writerPool.Put(bw)
+	}
+}
+
+// takeBuffers lends c its buffers for a use: the caller has just taken c
+// (from the idle list, a dial or a hand-over).
+func (c *conn) takeBuffers() {
+	if c.br == nil {
+		c.br = newReader(c.nc)
+	}
+	if c.bw == nil {
+		c.bw = newWriter(c.nc)
+	}
+}
+
+// putWriter gives back c's write buffer once a request is flushed: the
+// response may take a while, and nothing is written until the next
+// request (whose acquire lends one again).
+func (c *conn) putWriter() {
+	if c.bw != nil {
+		putWriter(c.bw)
+		c.bw = nil
+	}
+}
+
+// recycleBuffers gives c's buffers back when c goes idle (its reader
+// holds no byte then: finish closes a conn with bytes past its response)
+// or is closed. The caller owns
 // c alone: every closed conn comes from its one user, whose exchange and
 // body sender are over, or from the idle deque. c keeps no reference to
 // the buffers, so a late use would fail loudly rather than read another
 // conn's bytes.
 func (c *conn) recycleBuffers() {
 	if c.br != nil {
-		c.br.Reset(nil)
-		readerPool.Put(c.br)
+		putReader(c.br)
 		c.br = nil
 	}
-	if c.bw != nil {
-		c.bw.Reset(nil)
-		writerPool.Put(c.bw)
-		c.bw = nil
-	}
+	c.putWriter()
 	c.body = bodyReader{}
 }
 
 func newConn(nc net.Conn, t *dialTarget, peekAfter time.Duration) *conn {
 	c := &conn{
 		nc:        nc,
-		br:        newReader(nc),
-		bw:        newWriter(nc),
 		tgt:       t,
 		isTLS:     t.tls || (t.proxy != nil && t.proxy.Scheme == "https"),
 		fd:        -1,
@@ -177,7 +237,7 @@ const defaultPeekAfterIdle = time.Millisecond
 // runtime's poller (no deadline applies): the conn is the caller's alone
 // and open, so the fd cannot be closed or reused meanwhile.
 func (c *conn) Alive() bool {
-	if c.br.Buffered() > 0 {
+	if c.br != nil && c.br.Buffered() > 0 {
 		return false // bytes nobody asked for: reading them as a response would desync
 	}
 	if c.fd < 0 || c.IdleTime() < c.peekAfter {

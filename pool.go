@@ -161,6 +161,7 @@ func (p *connPool) acquire(ctx context.Context, req *Request, fresh bool) (*conn
 		return nil, err
 	}
 	c := e.Conn().(*conn)
+	c.takeBuffers()
 	if f := p.c.cfg.Events.ConnAcquired; f != nil {
 		p.core.EventHolding(e, func() { f(c.info(), c.Reused()) })
 	}
@@ -183,8 +184,12 @@ func (p *connPool) dialReserved(ctx context.Context, r pool.Reservation) (*conn,
 }
 
 // release takes back an in-use conn whose response is complete and which
-// may be reused; it reports whether the conn was kept.
-func (p *connPool) release(c *conn) (kept bool) { return p.core.Release(&c.Entry) }
+// may be reused; it reports whether the conn was kept. Its buffers go
+// back first: an idle conn holds none, and its next user borrows them.
+func (p *connPool) release(c *conn) (kept bool) {
+	c.recycleBuffers()
+	return p.core.Release(&c.Entry)
+}
 
 // closeConn closes an in-use conn and gives its slots to waiters.
 func (p *connPool) closeConn(c *conn, why CloseReason) { p.core.CloseConn(&c.Entry, pool.Reason(why)) }

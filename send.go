@@ -97,6 +97,9 @@ func (c *Client) exchangeHead(ctx context.Context, cn *conn, req *Request, resp 
 	if err == nil {
 		err = cn.bw.Flush()
 	}
+	if err == nil && mode == sendInline {
+		cn.putWriter() // the request is out: no buffer is held while the answer comes
+	}
 	trace := httptrace.ContextClientTrace(ctx)
 	ex.trace = trace
 	if trace != nil {

@@ -201,8 +201,7 @@ func (u *upgradedConn) Read(p []byte) (int, error) {
 		if n := u.br.Buffered(); n > 0 {
 			return u.br.Read(p[:min(len(p), n)])
 		}
-		u.br.Reset(nil)
-		readerPool.Put(u.br)
+		putReader(u.br)
 		u.br = nil
 	}
 	return u.Conn.Read(p)

@@ -178,3 +178,16 @@ func (p *Pool) CheckInvariants() string {
 	}
 	return ""
 }
+
+// ForEachConn calls f, under the pool's lock, with every open (dialed)
+// conn and whether it is idle; f must not call the pool. For tests and
+// diagnostics.
+func (p *Pool) ForEachConn(f func(c Conn, idle bool)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range p.keys {
+		for e := k.conns.head; e != nil; e = e.a.next {
+			f(e.conn, e.state == stateIdle)
+		}
+	}
+}
