@@ -175,6 +175,13 @@ type Config struct {
 	// tls.Config; ServerName is set from the request's host when empty.
 	TLSConfig *tls.Config
 
+	// DisableTLSSessionCache turns off TLS session resumption. By default
+	// a Client keeps the sessions of up to DefaultTLSSessionCacheSize
+	// server names (an LRU cache), so that a new connection to a host it
+	// has met resumes instead of paying a full handshake; a TLSConfig
+	// with its own ClientSessionCache uses that one instead.
+	DisableTLSSessionCache bool
+
 	// Proxy returns the proxy for a request, or nil for a direct
 	// connection (see ProxyFromEnvironment). Schemes: "http" and "https"
 	// proxies (plain HTTP proxying in absolute-form for http:// targets, a

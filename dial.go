@@ -27,6 +27,16 @@ type dialTarget struct {
 	proxyAuth  string   // Proxy-Authorization for plain HTTP proxying
 	addrs      *addrSet // resolved addresses, shared by the targets of one name
 	direct     []string // the one address to dial when there is nothing to resolve
+
+	tlsOnce sync.Once
+	tlsCfg  *tls.Config // made at the first handshake, shared by every conn of the target
+}
+
+// tlsConfig returns the tls.Config of t's handshakes: one per target (so
+// per host), made once, never changed afterwards.
+func (t *dialTarget) tlsConfig(d *dialer) *tls.Config {
+	t.tlsOnce.Do(func() { t.tlsCfg = d.newTLSConfig(t.serverName) })
+	return t.tlsCfg
 }
 
 // dialer opens new conns for the pool. It knows the Client's Config, not
@@ -40,11 +50,41 @@ type dialer struct {
 
 	mu    sync.Mutex
 	addrs map[string]*addrSet // by "host:port"; outlives targets, pruned by the reaper
+
+	sessions tls.ClientSessionCache // the Client's TLS sessions; nil when disabled
 }
+
+// DefaultTLSSessionCacheSize is how many TLS sessions (one per server
+// name) a Client keeps for resumption unless Config.TLSConfig brings its
+// own ClientSessionCache or Config.DisableTLSSessionCache is set.
+const DefaultTLSSessionCacheSize = 512
 
 func (d *dialer) init(cfg *Config, lim *limits, wg *sync.WaitGroup) {
 	d.cfg, d.lim, d.wg = cfg, lim, wg
 	d.addrs = make(map[string]*addrSet)
+	if !cfg.DisableTLSSessionCache && (cfg.TLSConfig == nil || cfg.TLSConfig.ClientSessionCache == nil) {
+		d.sessions = tls.NewLRUClientSessionCache(DefaultTLSSessionCacheSize)
+	}
+}
+
+// newTLSConfig returns the tls.Config of handshakes with serverName: a
+// copy of Config.TLSConfig (the caller's is never changed) with ServerName
+// set when empty, ALPN "http/1.1" only, and the Client's session cache
+// when it has one.
+func (d *dialer) newTLSConfig(serverName string) *tls.Config {
+	cfg := d.cfg.TLSConfig.Clone()
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = serverName
+	}
+	// This client speaks HTTP/1.1 only.
+	cfg.NextProtos = []string{"http/1.1"}
+	if cfg.ClientSessionCache == nil && d.sessions != nil {
+		cfg.ClientSessionCache = d.sessions
+	}
+	return cfg
 }
 
 // target makes the dial target of a new pool key from the request that
@@ -102,7 +142,7 @@ func (d *dialer) dialConn(ctx context.Context, t *dialTarget) (net.Conn, error) 
 		return nil, ErrClientClosed
 	}
 	defer d.inflight.Untrack(&cancel)
-	tc, err := d.handshake(hctx, nc, t.serverName)
+	tc, err := d.handshake(hctx, nc, t.tlsConfig(d))
 	if err != nil {
 		return nil, dialErr(ctx, hctx, "tls handshake", t.addr, err)
 	}
@@ -159,20 +199,11 @@ func (d *dialer) dialTCP(ctx context.Context, t *dialTarget) (net.Conn, error) {
 	return nil, dialErr(ctx, dctx, "dial", t.addr, err)
 }
 
-// handshake runs a TLS client handshake over nc for serverName (ALPN
-// http/1.1 only), bounded by TLSHandshakeTimeout and ctx. On failure, or a
+// handshake runs a TLS client handshake over nc with cfg (see
+// newTLSConfig), bounded by TLSHandshakeTimeout and ctx. On failure, or a
 // panic in a callback, nc is closed.
-func (d *dialer) handshake(ctx context.Context, nc net.Conn, serverName string) (*tls.Conn, error) {
+func (d *dialer) handshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (*tls.Conn, error) {
 	trace := httptrace.ContextClientTrace(ctx)
-	cfg := d.cfg.TLSConfig.Clone()
-	if cfg == nil {
-		cfg = &tls.Config{}
-	}
-	if cfg.ServerName == "" {
-		cfg.ServerName = serverName
-	}
-	// This client speaks HTTP/1.1 only.
-	cfg.NextProtos = []string{"http/1.1"}
 	hctx := ctx
 	if d.lim.tlsTimeout > 0 {
 		var cancel context.CancelFunc

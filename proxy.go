@@ -141,7 +141,7 @@ func (d *dialer) dialProxied(ctx context.Context, t *dialTarget, dial func(ctx c
 		return nil, err
 	}
 	if pu.Scheme == "https" {
-		tc, err := d.handshake(ctx, nc, pu.Hostname())
+		tc, err := d.handshake(ctx, nc, d.newTLSConfig(pu.Hostname()))
 		if err != nil {
 			return nil, fmt.Errorf("proxy %s: %w", pu.Host, err)
 		}
