@@ -317,3 +317,29 @@ func TestMaxPendingPerHostRefusesExtraWaiters(t *testing.T) {
 	g.open()
 	wg.Wait()
 }
+
+func TestMaxIdleConnsCapsIdleConnsAcrossHosts(t *testing.T) {
+	c := newClient(t, asynchttp.Config{MaxIdleConns: 2})
+	ctx := testCtx(t)
+	var srvs []*testserver.Counting
+	for range 4 {
+		srv := testserver.NewCounting(t, http.HandlerFunc(okHandler))
+		srvs = append(srvs, srv)
+		_, _, err := get(ctx, c, "GET", srv.URL()+"/")
+		require.NoError(t, err)
+	}
+	st := c.Stats()
+	assert.Equal(t, 2, st.Idle, "the two hosts used last keep theirs")
+	assert.Equal(t, uint64(2), st.ClosedBy[asynchttp.CloseIdleCap])
+	assert.Equal(t, 1, st.Hosts[srvs[3].URL()].Idle)
+	assert.Equal(t, 1, st.Hosts[srvs[2].URL()].Idle)
+	assert.Zero(t, st.Hosts[srvs[0].URL()].Idle)
+
+	// The zero Config keeps at most DefaultMaxIdleConns; negative: no cap.
+	unbounded := newClient(t, asynchttp.Config{MaxIdleConns: -1})
+	for _, srv := range srvs {
+		_, _, err := get(ctx, unbounded, "GET", srv.URL()+"/")
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 4, unbounded.Stats().Idle)
+}

@@ -54,6 +54,15 @@ type Config struct {
 	// no idle connection at all (every request dials).
 	MaxIdleConnsPerHost int
 
+	// MaxIdleConns caps the idle connections kept across all hosts: when
+	// a connection going idle would pass it, the least recently used idle
+	// connection of any host is closed (CloseIdleCap). Zero means
+	// DefaultMaxIdleConns (256); negative means no cap. The trade-off: a
+	// crawl over many hosts keeps few sockets and little memory, at the
+	// cost of a new connection for a host that comes back after more
+	// than that many others.
+	MaxIdleConns int
+
 	// MaxPendingPerHost caps the callers waiting for a connection to one
 	// host; the next one gets ErrTooManyPending. Zero means no cap.
 	MaxPendingPerHost int

@@ -9,6 +9,11 @@ const (
 	// DefaultMaxIdleConnsPerHost is the idle connections kept per host
 	// when Config.MaxIdleConnsPerHost is zero.
 	DefaultMaxIdleConnsPerHost = 32
+	// DefaultMaxIdleConns is the idle connections kept across all hosts
+	// when Config.MaxIdleConns is zero: enough for a service's few
+	// backends, while a crawl over thousands of hosts does not keep
+	// thousands of sockets open (net/http's DefaultTransport keeps 100).
+	DefaultMaxIdleConns = 256
 	// DefaultIdleTimeout closes connections idle this long when
 	// Config.IdleTimeout is zero.
 	DefaultIdleTimeout = 90 * time.Second
@@ -40,6 +45,7 @@ const (
 type limits struct {
 	maxTotal, maxPerHost int // 0: no cap
 	maxIdle              int // 0: keep none
+	maxIdleTotal         int // 0: no cap
 	maxPending           int // 0: no cap
 	acquireTimeout       time.Duration
 	idleTimeout          time.Duration // 0: never
@@ -77,6 +83,12 @@ func (c *Config) limits() limits {
 		l.maxIdle = c.MaxIdleConnsPerHost
 	case c.MaxIdleConnsPerHost == 0:
 		l.maxIdle = DefaultMaxIdleConnsPerHost
+	}
+	switch {
+	case c.MaxIdleConns > 0:
+		l.maxIdleTotal = c.MaxIdleConns
+	case c.MaxIdleConns == 0:
+		l.maxIdleTotal = DefaultMaxIdleConns
 	}
 	l.idleTimeout = orDefault(c.IdleTimeout, DefaultIdleTimeout)
 	l.dialTimeout = orDefault(c.DialTimeout, DefaultDialTimeout)

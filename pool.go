@@ -85,6 +85,7 @@ func (p *connPool) init(c *Client) {
 		MaxTotal:       p.lim.maxTotal,
 		MaxPerKey:      p.lim.maxPerHost,
 		MaxIdle:        p.lim.maxIdle,
+		MaxIdleTotal:   p.lim.maxIdleTotal,
 		MaxPending:     p.lim.maxPending,
 		AcquireTimeout: p.lim.acquireTimeout,
 		DialOnTimeout:  c.cfg.AcquireTimeoutAction == AcquireTimeoutNew,

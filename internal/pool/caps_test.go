@@ -198,3 +198,20 @@ func TestDeadIdleConnIsClosedAndAnotherTaken(t *testing.T) {
 	assert.Equal(t, uint64(1), ks.Reused, "the dead conn is not counted reused")
 	h.p.Release(&got.Entry)
 }
+
+func TestMaxIdleTotalClosesTheLeastRecentlyUsedIdleConnOfAnyKey(t *testing.T) {
+	h := newHarness(t, pool.Config{MaxIdle: 4, MaxIdleTotal: 2})
+	a, b1, b2, c := h.acquire("a", false), h.acquire("b", false), h.acquire("b", false), h.acquire("c", false)
+	assert.True(t, h.p.Release(&a.Entry))
+	assert.True(t, h.p.Release(&b1.Entry))
+	assert.True(t, h.p.Release(&c.Entry), "kept: a, idle the longest, goes instead")
+	assert.Equal(t, int32(1), a.closes.Load())
+	assert.True(t, h.p.Release(&b2.Entry))
+	assert.Equal(t, int32(1), b1.closes.Load())
+	assert.Equal(t, []pool.Reason{pool.IdleCap, pool.IdleCap}, h.reasons())
+	_, total := h.stats("")
+	assert.Equal(t, 2, total.Idle)
+	assert.Equal(t, 2, total.Open)
+	ks, _ := h.stats("c")
+	assert.Equal(t, 1, ks.Idle)
+}

@@ -16,6 +16,10 @@ type Config struct {
 	MaxTotal   int // conns open across keys (dialing, in use, idle); 0: no cap
 	MaxPerKey  int // conns open per key; 0: no cap (a key may have its own, see SetKeyMax)
 	MaxIdle    int // idle conns kept per key, checked on Release; 0: none
+	// MaxIdleTotal caps the idle conns across keys: a conn going idle
+	// past it closes the least recently used idle conn of any key
+	// (IdleCap). 0: no cap.
+	MaxIdleTotal int
 	MaxPending int // waiters per key; 0: no cap
 	// AcquireTimeout bounds a wait for a slot: negative fails at once,
 	// zero waits as long as the context, positive at most that long.
@@ -411,8 +415,14 @@ func (p *Pool) Release(e *Entry) (kept bool) {
 		return false
 	}
 	p.pushIdleLocked(e, now)
+	var over *Entry
+	if p.cfg.MaxIdleTotal > 0 && p.idle.n > p.cfg.MaxIdleTotal {
+		over = p.idle.head // the least recently used idle conn, of any key
+		p.retireIdleLocked(over, IdleCap)
+	}
 	// A waiter of another key blocked by MaxTotal may now evict it.
 	p.dispatchLocked()
 	p.mu.Unlock()
-	return true
+	p.closeOne(over)
+	return over != e
 }

@@ -18,7 +18,7 @@ const (
 	Lifetime                   // older than Config.Lifetime (less its jitter)
 	ServerClosed               // Conn.Alive said no before reuse
 	Evicted                    // idle, closed to make room under MaxTotal for another key
-	IdleCap                    // offered back over MaxIdle
+	IdleCap                    // offered back over MaxIdle, or the least recently used idle conn over MaxIdleTotal
 	NotReusable                // the owner's: the peer said so
 	Error                      // a failure, or a panic in the owner's code while a conn was held
 	Canceled                   // the owner's: the caller's context ended mid-use

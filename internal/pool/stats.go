@@ -132,6 +132,9 @@ func (p *Pool) CheckInvariants() string {
 	if sum != p.total {
 		return "total semaphore differs from the sum over keys"
 	}
+	if p.cfg.MaxIdleTotal > 0 && p.idle.n > p.cfg.MaxIdleTotal {
+		return "over MaxIdleTotal"
+	}
 	if p.cfg.MaxTotal > 0 && p.total > p.cfg.MaxTotal {
 		return "over MaxTotal"
 	}
