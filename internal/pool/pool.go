@@ -13,14 +13,14 @@ import (
 // Config holds the pool's settings, already resolved: no zero-means-default
 // except where a comment says so.
 type Config struct {
-	MaxTotal   int // conns open across keys (dialing, in use, idle); 0: no cap
-	MaxPerKey  int // conns open per key; 0: no cap (a key may have its own, see SetKeyMax)
-	MaxIdle    int // idle conns kept per key, checked on Release; 0: none
+	MaxTotal  int // conns open across keys (dialing, in use, idle); 0: no cap
+	MaxPerKey int // conns open per key; 0: no cap (a key may have its own, see SetKeyMax)
+	MaxIdle   int // idle conns kept per key, checked on Release; 0: none
 	// MaxIdleTotal caps the idle conns across keys: a conn going idle
 	// past it closes the least recently used idle conn of any key
 	// (IdleCap). 0: no cap.
 	MaxIdleTotal int
-	MaxPending int // waiters per key; 0: no cap
+	MaxPending   int // waiters per key; 0: no cap
 	// AcquireTimeout bounds a wait for a slot: negative fails at once,
 	// zero waits as long as the context, positive at most that long.
 	AcquireTimeout time.Duration
