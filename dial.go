@@ -48,8 +48,9 @@ type dialer struct {
 	inflight *pool.Inflight
 	wg       *sync.WaitGroup // the Client's: lookups in flight
 
-	mu    sync.Mutex
-	addrs map[string]*addrSet // by "host:port"; outlives targets, pruned by the reaper
+	mu       sync.Mutex
+	addrs    map[string]*addrSet // by "host:port"; outlives targets, pruned by the reaper
+	addrPeak int                 // len(addrs) at its largest since the map was made
 
 	sessions tls.ClientSessionCache // the Client's TLS sessions; nil when disabled
 }

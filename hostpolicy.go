@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/asynchttp/asynchttp/internal/shrink"
 )
 
 // HostPolicy steers the requests to one host. The zero HostPolicy steers
@@ -398,13 +400,7 @@ func (p *policies) prune(now time.Time) {
 			delete(p.hosts, key)
 		}
 	}
-	if p.peak > 64 && len(p.hosts) < p.peak/4 {
-		m := make(map[string]*hostState, len(p.hosts))
-		for k, h := range p.hosts {
-			m[k] = h
-		}
-		p.hosts, p.peak = m, len(m)
-	}
+	p.hosts, p.peak = shrink.Map(p.hosts, p.peak)
 }
 
 // SetHostPolicy gives host its policy from now on, replacing the one it

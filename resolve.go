@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/asynchttp/asynchttp/internal/shrink"
 )
 
 // Defaults of the multi-address settings.
@@ -159,6 +161,7 @@ func (d *dialer) pruneAddrs(now time.Time) {
 			delete(d.addrs, k)
 		}
 	}
+	d.addrs, d.addrPeak = shrink.Map(d.addrs, d.addrPeak)
 }
 
 // startLookup resolves host in its own goroutine, under a context of its

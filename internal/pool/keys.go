@@ -2,7 +2,11 @@
 
 package pool
 
-import "time"
+import (
+	"time"
+
+	"github.com/asynchttp/asynchttp/internal/shrink"
+)
 
 // emptyKeys is the list of lingering keys, least recently emptied first.
 type emptyKeys struct {
@@ -71,6 +75,7 @@ func (p *Pool) pruneKeysLocked(now time.Time) {
 	for k := p.empty.head; k != nil && now.Sub(k.emptySince) >= p.cfg.Linger; k = p.empty.head {
 		p.forgetKeyLocked(k)
 	}
+	p.keys, p.keysPeak = shrink.Map(p.keys, p.keysPeak)
 }
 
 // Keys returns the number of keys known, lingering ones included, and

@@ -115,6 +115,7 @@ type Pool struct {
 
 	mu       sync.Mutex
 	keys     map[string]*Key
+	keysPeak int       // len(keys) at its largest since the map was made
 	total    int       // open conns across keys: the MaxTotal semaphore
 	idle     entryList // every idle conn, least recently used first (links g)
 	waiters  waitList  // every waiter, in arrival order
