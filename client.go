@@ -57,7 +57,7 @@ type Config struct {
 	// MaxIdleConns caps the idle connections kept across all hosts: when
 	// a connection going idle would pass it, the least recently used idle
 	// connection of any host is closed (CloseIdleCap). Zero means
-	// DefaultMaxIdleConns (256); negative means no cap. The trade-off: a
+	// DefaultMaxIdleConns (128); negative means no cap. The trade-off: a
 	// crawl over many hosts keeps few sockets and little memory, at the
 	// cost of a new connection for a host that comes back after more
 	// than that many others.

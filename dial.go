@@ -116,7 +116,9 @@ func (d *dialer) forget(t *dialTarget) {
 		return
 	}
 	d.mu.Lock()
-	t.addrs.users--
+	if t.addrs.users--; t.addrs.users == 0 {
+		t.addrs.unusedAt = time.Now()
+	}
 	d.mu.Unlock()
 }
 

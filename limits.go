@@ -13,7 +13,7 @@ const (
 	// when Config.MaxIdleConns is zero: enough for a service's few
 	// backends, while a crawl over thousands of hosts does not keep
 	// thousands of sockets open (net/http's DefaultTransport keeps 100).
-	DefaultMaxIdleConns = 256
+	DefaultMaxIdleConns = 128
 	// DefaultIdleTimeout closes connections idle this long when
 	// Config.IdleTimeout is zero.
 	DefaultIdleTimeout = 90 * time.Second

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http/httptrace"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,7 +37,8 @@ type addrSet struct {
 	lookupErr  error         // of the last lookup
 	next       int
 	downUntil  map[string]time.Time
-	users      int // dial targets using it; guarded by dialer.mu
+	users      int       // dial targets using it; guarded by dialer.mu
+	unusedAt   time.Time // when users last fell to 0; guarded by dialer.mu
 }
 
 // resolving reports whether the pool resolves host names itself: when it
@@ -145,11 +147,19 @@ func (d *dialer) addrSet(addr string) *addrSet {
 	return s
 }
 
+// maxUnusedAddrSets is how many address sets no target uses are kept (the
+// most recently used), beyond those pruneAddrs drops for their age.
+const maxUnusedAddrSets = 256
+
 // pruneAddrs forgets address sets no target uses whose addresses are due
-// for resolving again anyway, so a crawler's cache stays bounded.
+// for resolving again anyway, or that no target has used for IdleTimeout
+// (their host's key is gone too), and past maxUnusedAddrSets the least
+// recently used of the others, so a crawler's cache stays bounded and
+// gives its memory back once the crawl is over.
 func (d *dialer) pruneAddrs(now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	var unused []string
 	for k, s := range d.addrs {
 		if s.users > 0 {
 			continue
@@ -157,7 +167,17 @@ func (d *dialer) pruneAddrs(now time.Time) {
 		s.mu.Lock()
 		expired := now.Sub(s.resolvedAt) >= d.lim.addrTTL && now.Sub(s.resolvedAt) >= d.lim.addrCooldown
 		s.mu.Unlock()
-		if expired {
+		if expired || (d.lim.idleTimeout > 0 && !s.unusedAt.IsZero() && now.Sub(s.unusedAt) >= d.lim.idleTimeout) {
+			delete(d.addrs, k)
+			continue
+		}
+		unused = append(unused, k)
+	}
+	if len(unused) > maxUnusedAddrSets {
+		// Keep the most recently used: a crawl's long tail of hosts
+		// seen once does not hold memory for AddrTTL.
+		slices.SortFunc(unused, func(a, b string) int { return d.addrs[b].unusedAt.Compare(d.addrs[a].unusedAt) })
+		for _, k := range unused[maxUnusedAddrSets:] {
 			delete(d.addrs, k)
 		}
 	}
