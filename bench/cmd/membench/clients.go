@@ -34,7 +34,7 @@ type clientOpts struct {
 	sessCache   bool // a tls.NewLRUClientSessionCache for the client
 	zero        bool // the client's zero/default config (crawl-zero scenario)
 	noKeepAlive bool
-	idleCap     int // >0: cap on connections kept across hosts (asynchttp MaxTotalConns, net/http MaxIdleConns; fasthttp has none)
+	idleCap     int // >0: cap on connections kept across hosts (asynchttp MaxTotalConns and MaxIdleConns, net/http MaxIdleConns; fasthttp has none)
 }
 
 type testClient struct {
@@ -78,7 +78,10 @@ func newTestClient(o clientOpts) (*testClient, error) {
 	}
 	switch o.name {
 	case cAsync:
-		cfg := asynchttp.Config{MaxIdleConnsPerHost: o.maxIdle, IdleTimeout: idle, TLSConfig: tcfg}
+		// MaxIdleConns -1: every connection is kept, as net/http's
+		// MaxIdleConns 0 and fasthttp keep them (the crawl's cap below
+		// sets it as net/http's MaxIdleConns).
+		cfg := asynchttp.Config{MaxIdleConnsPerHost: o.maxIdle, MaxIdleConns: -1, IdleTimeout: idle, TLSConfig: tcfg}
 		if o.zero {
 			cfg = asynchttp.Config{TLSConfig: tcfg}
 		}
@@ -86,7 +89,7 @@ func newTestClient(o clientOpts) (*testClient, error) {
 			cfg.MaxIdleConnsPerHost = -1
 		}
 		if o.idleCap > 0 {
-			cfg.MaxTotalConns = o.idleCap
+			cfg.MaxTotalConns, cfg.MaxIdleConns = o.idleCap, o.idleCap
 		}
 		if o.ports != nil {
 			ports := o.ports

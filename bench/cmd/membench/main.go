@@ -38,7 +38,7 @@ func main() {
 		hosts    = flag.Int("hosts", 100_000, "host names in the crawl")
 		zeroH    = flag.Int("zerohosts", 15_000, "host names in the zero-Config crawl")
 		conc     = flag.Int("c", 64, "crawl concurrency")
-		crawlCap = flag.Int("crawlcap", 2000, "crawl: connections kept across hosts (asynchttp MaxTotalConns, net/http MaxIdleConns; fasthttp has no such cap); 0: none")
+		crawlCap = flag.Int("crawlcap", 2000, "crawl: connections kept across hosts (asynchttp MaxTotalConns and MaxIdleConns, net/http MaxIdleConns; fasthttp has no such cap); 0: none")
 		churn    = flag.Int("churn", 3000, "requests in the TLS churn")
 		ports    = flag.Int("ports", 8, "server ports (plain and TLS each)")
 		only     = flag.String("only", "conns,tls,crawl,zero,churn", "scenarios to run")
@@ -166,7 +166,7 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, ports int, only, 
 			}
 			rows = append(rows, r)
 		}
-		rep.crawl(fmt.Sprintf("Crawl: %d host names, one GET each, c=%d, IdleTimeout 2 s for every client, connections kept across hosts capped at %d (asynchttp MaxTotalConns, net/http MaxIdleConns; fasthttp has no such cap, so it keeps every connection for 2 s); settled = 5 s after the crawl", hosts, conc, crawlCap), rows)
+		rep.crawl(fmt.Sprintf("Crawl: %d host names, one GET each, c=%d, IdleTimeout 2 s for every client, connections kept across hosts capped at %d (asynchttp MaxTotalConns and MaxIdleConns, net/http MaxIdleConns; fasthttp has no such cap, so it keeps every connection for 2 s); settled = 5 s after the crawl", hosts, conc, crawlCap), rows)
 	}
 	if want["zero"] {
 		var rows []childResult
