@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/asynchttp/asynchttp"
-	"github.com/asynchttp/asynchttp/asynchttpredis/internal/redistest"
+	"github.com/asynchttp/asynchttp/asynchttpredis/redistest"
 	"github.com/stretchr/testify/require"
 )
 

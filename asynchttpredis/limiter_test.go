@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/asynchttp/asynchttp/asynchttpredis/internal/redistest"
+	"github.com/asynchttp/asynchttp/asynchttpredis/redistest"
 )
 
 const workerEnv = "ASYNCHTTPREDIS_WORKER"
