@@ -33,6 +33,7 @@ type crawlOptions struct {
 	hostSlots int                  // URLs of one host in flight at once; 0: no cap
 	timeout   time.Duration        // per request; 0: none
 	maxHTML   int                  // HTML bytes kept per page for link extraction
+	fleet     *fleet               // crawl as one worker of a fleet (-redis), or nil
 	json      io.Writer            // one record per page, or nil
 	metrics   string               // serve Prometheus metrics here (-metrics), or ""
 }
@@ -46,12 +47,21 @@ type crawlResult struct {
 	elapsed                      time.Duration
 }
 
+// crawlFrontier is where a crawl takes its URLs: the local frontier, or a
+// fleet's frontier in Redis (fleet.go).
+type crawlFrontier interface {
+	add(items ...crawlItem)
+	next(ctx context.Context) (crawlItem, bool)
+	done(key string)
+	counts() (found, queued int)
+}
+
 // crawler runs one crawl.
 type crawler struct {
 	c      *asynchttp.Client
 	o      *observer
 	opt    crawlOptions
-	fr     *frontier
+	fr     crawlFrontier
 	allow  func(key string) bool
 	robots *robots // nil: robots.txt is not read
 	start  time.Time
@@ -122,6 +132,9 @@ func newCrawler(c *asynchttp.Client, o *observer, opt crawlOptions) *crawler {
 		fr:    newFrontier(opt.maxPages, opt.hostSlots),
 		allow: allowFunc(opt.seeds, opt.allow),
 		start: time.Now(),
+	}
+	if opt.fleet != nil {
+		cr.fr = opt.fleet.frontier(opt.maxPages)
 	}
 	if opt.robots {
 		cr.robots = newRobots(c, userAgent, func(host string, d time.Duration) {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -78,6 +79,11 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&pol.Delay, "delay-per-host", 0, "the same as -delay")
 	fs.Float64Var(&pol.DelayJitter, "delay-jitter", 0, "with -delay: lengthen each gap by up to this fraction of it, at random, in [0, 1]")
 	fs.BoolVar(&pol.Adaptive, "adaptive", false, "adapt each host's connection cap (1..-per-host, else 32) to its latency and its 429/503 answers")
+	redisURL := fs.String("redis", "", "crawl as one worker of a fleet sharing the frontier, the seen URLs, the page budget and per-host caps through this Redis (redis://127.0.0.1:6379)")
+	crawlIDFlag := fs.String("crawl-id", "", "with -redis: the crawl's name in Redis; workers with the same one share it (default: derived from the seeds)")
+	fleetPerHost := fs.Int("fleet-per-host", 0, "with -redis: requests in flight per host across the whole fleet (0: no fleet cap)")
+	fleetRate := fs.Float64("fleet-rate", 0, "with -redis: request starts per second per host across the whole fleet (0: no limit)")
+	fleetFailOpen := fs.Bool("fleet-fail-open", false, "with -redis: when Redis is unreachable, admit requests under the local caps only (default: fail them)")
 	useRobots := fs.Bool("robots", true, "fetch each host's robots.txt first and obey it (Disallow, Allow, Crawl-delay)")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request deadline (waiting for a connection included); 0 = none")
 	metricsAddr := fs.String("metrics", "", "serve the pool's Prometheus metrics at http://ADDR/metrics during the crawl (e.g. 127.0.0.1:9100)")
@@ -106,6 +112,9 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if pol.Rate == 0 {
 		pol.Burst = 0
 	}
+	if err == nil && (*fleetPerHost < 0 || !(*fleetRate >= 0) || math.IsInf(*fleetRate, 0)) {
+		err = usagef("-fleet-per-host and -fleet-rate must not be negative")
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "asynchttp crawl: %v\n", err)
 		return exitUsage
@@ -121,7 +130,44 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		policy: pol, robots: *useRobots, hostSlots: hostSlots(cf.cfg.MaxConnsPerHost, pol, *useRobots),
 		timeout: *timeout, maxHTML: 4 << 20, json: jsonW, metrics: *metricsAddr,
 	}
+	if *redisURL != "" {
+		id := *crawlIDFlag
+		if id == "" {
+			id = crawlID(seeds)
+		}
+		fl, err := openFleet(ctx, *redisURL, id)
+		if err == nil {
+			err = fl.join(ctx)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "asynchttp crawl: %v\n", err)
+			if fl != nil {
+				fl.Close()
+			}
+			var ue *usageError
+			if errors.As(err, &ue) {
+				return exitUsage
+			}
+			return exitFailed
+		}
+		defer fl.Close()
+		opt.fleet = fl
+		if *fleetPerHost > 0 || *fleetRate > 0 {
+			lim := fl.limiter(*fleetPerHost, *fleetRate, *fleetFailOpen)
+			defer lim.Close()
+			cf.cfg.HostLimiter = lim
+		}
+	}
 	res, interrupted := crawlAndReport(ctx, cf, opt, tableOut, stderr, nil)
+	if opt.fleet != nil {
+		if err := opt.fleet.Err(); err != nil {
+			fmt.Fprintf(stderr, "asynchttp crawl: %v\n", err)
+			return exitFailed
+		}
+		if !interrupted {
+			return exitOK // the fleet's pages may all have gone to other workers
+		}
+	}
 	switch {
 	case interrupted:
 		return exitInterrupted
@@ -192,6 +238,23 @@ func crawlAndReport(ctx context.Context, cf configFlags, opt crawlOptions, out, 
 	}
 	printHostTable(out, o, label, pf)
 	printPoolSummary(out, c.Stats(), o, cfg)
+	if fl := opt.fleet; fl != nil {
+		lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if pf == nil {
+			pf = policyFiguresOf(c.Stats())
+		}
+		last, err := fl.leave(lctx, o.summaries(), pf)
+		switch {
+		case err != nil:
+			fl.fail(fmt.Errorf("redis: adding this worker's figures: %w", err))
+		case last:
+			fmt.Fprintln(out)
+			if err := fl.printMerged(lctx, out); err != nil {
+				fl.fail(fmt.Errorf("redis: reading the fleet's figures: %w", err))
+			}
+		}
+	}
 	return res, interrupted
 }
 

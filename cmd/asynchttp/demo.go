@@ -73,6 +73,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	think := fs.Duration("think", 100*time.Millisecond, "the servers' longest think time per page (each page takes a fixed share of it)")
 	slow := fs.Duration("slow", 400*time.Millisecond, "how long the slow pages take")
 	maxTime := fs.Duration("max-time", 15*time.Second, "stop the crawl after this long")
+	serve := fs.Duration("serve", 0, "only serve the demo site for this long (or until Ctrl-C), printing its seed URLs and hosts: for crawling it with crawl (e.g. a fleet, scripts/fleet-demo.sh)")
 	if done, code := parseFlags(fs, args, stdout, stderr); done {
 		return code
 	}
@@ -94,6 +95,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	defer site.close()
+	if *serve > 0 {
+		return serveSite(ctx, site, *serve, stdout)
+	}
 
 	fmt.Fprintf(stdout, "asynchttp demo: %d hosts on 127.0.0.1 (ports %s), %d pages each\n",
 		*hosts, site.portRange(), *pages)
@@ -205,6 +209,30 @@ func (s *site) role(key string) string {
 		}
 	}
 	return ""
+}
+
+// serveSite keeps the site up for d or until ctx ends, after printing
+// one line "seeds URL..." and one "allow HOST:PORT,..." for crawl's
+// arguments.
+func serveSite(ctx context.Context, s *site, d time.Duration, stdout io.Writer) int {
+	var seeds, allow []string
+	for _, h := range s.hosts {
+		allow = append(allow, h.addr)
+		if h.role != roleDown && h.role != role503 {
+			seeds = append(seeds, "http://"+h.addr+"/p/0")
+		}
+	}
+	fmt.Fprintf(stdout, "seeds %s\nallow %s\n", strings.Join(seeds, " "), strings.Join(allow, ","))
+	if f, ok := stdout.(interface{ Sync() error }); ok {
+		f.Sync()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return exitOK
 }
 
 func (s *site) portRange() string {

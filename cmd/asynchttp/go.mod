@@ -6,12 +6,16 @@ require (
 	github.com/asynchttp/asynchttp v0.0.0
 	github.com/asynchttp/asynchttp/asynchttpprom v0.0.0
 	github.com/prometheus/client_golang v1.25.0
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
 	github.com/temoto/robotstxt v1.1.2
 	golang.org/x/net v0.62.0
 )
 
+require go.uber.org/atomic v1.12.0 // indirect
+
 require (
+	github.com/asynchttp/asynchttp/asynchttpredis v0.0.0
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
@@ -28,3 +32,5 @@ require (
 replace github.com/asynchttp/asynchttp => ../../
 
 replace github.com/asynchttp/asynchttp/asynchttpprom => ../../asynchttpprom
+
+replace github.com/asynchttp/asynchttp/asynchttpredis => ../../asynchttpredis
