@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// ErrRateLimited is the error of a request whose host's Rate or Delay
-// would hold it past what the caller allows: at once when AcquireTimeout
+// ErrRateLimited is the error of a request whose host's Rate or Delay (or
+// a Retry-After pause, see RetryPolicy) would hold it past what the
+// caller allows: at once when AcquireTimeout
 // is negative, or wrapped in a *TimeoutError when its turn comes after
 // the caller's deadline or after AcquireTimeout.
 var ErrRateLimited = errors.New("asynchttp: host rate limit: no turn in time")

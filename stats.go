@@ -50,8 +50,9 @@ type HostStats struct {
 	// OverLimitDials counts connections dialed past the host's cap after
 	// AcquireTimeout (AcquireTimeoutNew).
 	OverLimitDials uint64
-	// PolicyWaits counts requests that waited for their turn under the
-	// host's Rate or Delay, and PolicyWaitTime is their total wait.
+	// PolicyWaits counts request attempts that waited for their turn under
+	// the host's Rate or Delay or a Retry-After pause, and PolicyWaitTime
+	// is their total wait.
 	// PolicyRefusals counts requests that gave up or were refused while
 	// at the policy: their context ended, or their turn came too late
 	// (ErrRateLimited). A host's policy figures are kept while it has
