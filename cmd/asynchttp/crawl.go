@@ -52,7 +52,7 @@ type crawlResult struct {
 type crawlFrontier interface {
 	add(items ...crawlItem)
 	next(ctx context.Context) (crawlItem, bool)
-	done(key string)
+	done(it crawlItem)
 	counts() (found, queued int)
 }
 
@@ -202,7 +202,7 @@ func (cr *crawler) fetch(ctx context.Context, g *asynchttp.Group, it crawlItem) 
 				cr.disallowed.Add(1)
 				cr.record(pageRecord{URL: it.u.String(), Depth: it.depth, Error: "disallowed by robots.txt", ErrorKind: "robots"})
 			}
-			cr.fr.done(it.key)
+			cr.fr.done(it)
 			return
 		}
 		cr.send(ctx, g, it)
@@ -234,7 +234,7 @@ func (cr *crawler) send(ctx context.Context, g *asynchttp.Group, it crawlItem) {
 	h := &pageHandler{maxHTML: cr.opt.maxHTML}
 	f := g.ExecuteHandler(rctx, req, h)
 	f.OnComplete(func(resp *asynchttp.Response, err error) {
-		defer cr.fr.done(it.key)
+		defer cr.fr.done(it)
 		defer cancel()
 		defer asynchttp.ReleaseRequest(req) // the Future is done: req is ours again
 		defer func() {

@@ -83,6 +83,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	crawlIDFlag := fs.String("crawl-id", "", "with -redis: the crawl's name in Redis; workers with the same one share it (default: derived from the seeds)")
 	fleetPerHost := fs.Int("fleet-per-host", 0, "with -redis: requests in flight per host across the whole fleet (0: no fleet cap)")
 	fleetRate := fs.Float64("fleet-rate", 0, "with -redis: request starts per second per host across the whole fleet (0: no limit)")
+	fleetLease := fs.Duration("fleet-lease", 0, "with -redis: a URL taken by a worker goes back to the others if not done within this (a worker killed mid-crawl); default: twice -timeout, or 1m")
 	fleetFailOpen := fs.Bool("fleet-fail-open", false, "with -redis: when Redis is unreachable, admit requests under the local caps only (default: fail them)")
 	useRobots := fs.Bool("robots", true, "fetch each host's robots.txt first and obey it (Disallow, Allow, Crawl-delay)")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-request deadline (waiting for a connection included); 0 = none")
@@ -151,6 +152,13 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitFailed
 		}
 		defer fl.Close()
+		fl.lease = *fleetLease
+		if fl.lease <= 0 {
+			fl.lease = 2 * *timeout
+			if fl.lease <= 0 {
+				fl.lease = time.Minute
+			}
+		}
 		opt.fleet = fl
 		if *fleetPerHost > 0 || *fleetRate > 0 {
 			lim := fl.limiter(*fleetPerHost, *fleetRate, *fleetFailOpen)

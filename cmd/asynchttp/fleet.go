@@ -30,6 +30,7 @@ type fleet struct {
 	rdb    *redis.Client
 	id     string
 	prefix string
+	lease  time.Duration // how long a taken URL stays this worker's (-fleet-lease)
 
 	mu  sync.Mutex
 	err error // the first Redis error: the crawl stops on it
@@ -112,35 +113,51 @@ for i = 2, #ARGV, 2 do
 end
 for i = 1, 4 do redis.call('EXPIRE', KEYS[i], 86400) end
 return pushed`)
-	// KEYS: queue, inflight. The oldest URL, counted in flight at once:
-	// no moment when it is in neither place.
+	// KEYS: queue, taken. ARGV: lease in ms. The oldest URL, taken under
+	// a lease in the same step (no moment when it is in neither place):
+	// a worker that dies gives it back when the lease ends.
 	popScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local v = redis.call('RPOP', KEYS[1])
 if v then
-  redis.call('INCR', KEYS[2])
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), v)
   redis.call('EXPIRE', KEYS[2], 86400)
 end
 return v`)
-	// KEYS: queue, inflight. 1 when nothing is queued or in flight.
+	// KEYS: queue, taken. Gives the URLs of expired leases back to the
+	// queue (first in line), then answers 1 when nothing is queued or
+	// taken.
 	idleScript = redis.NewScript(`
-if redis.call('LLEN', KEYS[1]) == 0 and tonumber(redis.call('GET', KEYS[2]) or '0') <= 0 then return 1 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, m in ipairs(expired) do
+  redis.call('ZREM', KEYS[2], m)
+  redis.call('RPUSH', KEYS[1], m)
+end
+if redis.call('LLEN', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) == 0 then return 1 end
 return 0`)
 )
 
 // fleetFrontier is the crawl frontier kept in Redis: a FIFO list of URLs
 // to fetch, the set of URLs ever seen (a URL is queued once by the whole
-// fleet), the budget of URLs queued, and the URLs in flight. The crawl is
-// over when nothing is queued or in flight, seen idlePolls times in a row.
+// fleet), the budget of URLs queued, and the URLs taken, each under a
+// lease (a sorted set by deadline): the URLs of a worker that dies go
+// back to the queue when their leases end, so the others fetch them and
+// finish. The crawl is over when nothing is queued or taken, seen
+// idlePolls times in a row.
 type fleetFrontier struct {
 	f        *fleet
 	maxPages int
+	lease    time.Duration
 	poll     time.Duration
 }
 
 const idlePolls = 3
 
 func (f *fleet) frontier(maxPages int) *fleetFrontier {
-	return &fleetFrontier{f: f, maxPages: maxPages, poll: 50 * time.Millisecond}
+	return &fleetFrontier{f: f, maxPages: maxPages, lease: f.lease, poll: 50 * time.Millisecond}
 }
 
 func (fr *fleetFrontier) add(items ...crawlItem) {
@@ -163,15 +180,15 @@ func (fr *fleetFrontier) add(items ...crawlItem) {
 
 func (fr *fleetFrontier) next(ctx context.Context) (crawlItem, bool) {
 	f := fr.f
-	keys := []string{f.key("queue"), f.key("inflight")}
+	keys := []string{f.key("queue"), f.key("taken")}
 	idle := 0
 	for ctx.Err() == nil && f.Err() == nil {
-		v, err := popScript.Run(ctx, f.rdb, keys).Text()
+		v, err := popScript.Run(ctx, f.rdb, keys, fr.lease.Milliseconds()).Text()
 		switch {
 		case err == nil:
 			it, perr := parseFleetItem(v)
 			if perr != nil {
-				fr.done("") // not ours to fetch: a foreign entry
+				fr.done(crawlItem{token: v}) // not ours to fetch: a foreign entry
 				continue
 			}
 			return it, true
@@ -211,14 +228,14 @@ func parseFleetItem(v string) (crawlItem, error) {
 	if err != nil {
 		return crawlItem{}, err
 	}
-	return crawlItem{u: u, key: hostPort(u), depth: depth}, nil
+	return crawlItem{u: u, key: hostPort(u), depth: depth, token: v}, nil
 }
 
-func (fr *fleetFrontier) done(string) {
+func (fr *fleetFrontier) done(it crawlItem) {
 	f := fr.f
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := f.rdb.Decr(ctx, f.key("inflight")).Err(); err != nil {
+	if err := f.rdb.ZRem(ctx, f.key("taken"), it.token).Err(); err != nil {
 		f.fail(fmt.Errorf("redis: %w", err))
 	}
 }

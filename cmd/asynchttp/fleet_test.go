@@ -44,13 +44,21 @@ func (p *inFlightPeak) wrap(i int, h http.Handler) http.Handler {
 	})
 }
 
-func TestFleetOfThreeWorkersCrawlsEachPageOnceUnderTheFleetCap(t *testing.T) {
-	rs := redistest.Start(t)
+// buildTool builds the command into a temp dir, for tests that run it
+// as separate processes.
+func buildTool(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "asynchttp")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+func TestFleetOfThreeWorkersCrawlsEachPageOnceUnderTheFleetCap(t *testing.T) {
+	rs := redistest.Start(t)
+	bin := buildTool(t)
 	const pages, hosts = 15, 3
 	peaks := &inFlightPeak{now: make([]atomic.Int64, hosts), peak: make([]atomic.Int64, hosts)}
 	inner := linkedSite(pages)
@@ -117,4 +125,40 @@ func TestFleetWithRedisDownFailsAtOnce(t *testing.T) {
 	assert.Less(t, time.Since(start), 10*time.Second)
 	code, _, _ = runTool(t, "crawl", "-redis", "http://nope", "http://127.0.0.1:1/")
 	assert.Equal(t, exitUsage, code, "not a redis URL")
+}
+
+func TestAKilledWorkersURLsGoBackToTheFleet(t *testing.T) {
+	rs := redistest.Start(t)
+	bin := buildTool(t)
+	const pages = 8
+	inner := linkedSite(pages)
+	srv := startServers(t, 1, func(i int, srvs []*testServer) http.Handler {
+		h := inner(i, srvs)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(300 * time.Millisecond)
+			h.ServeHTTP(w, r)
+		})
+	})[0]
+	args := []string{"crawl", "-redis", "redis://" + rs.Addr, "-crawl-id", "k1", "-fleet-lease", "1s",
+		"-robots=false", "-c", "4", "-depth", "100", srv.url + "/p/0"}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a := exec.CommandContext(ctx, bin, args...)
+	require.NoError(t, a.Start())
+	deadline := time.Now().Add(20 * time.Second)
+	for srv.requests.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.GreaterOrEqual(t, srv.requests.Load(), int64(3), "worker A is crawling")
+	require.NoError(t, a.Process.Kill()) // SIGKILL: its taken URLs stay taken until their leases end
+	a.Wait()
+
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	require.NoError(t, err, "worker B:\n%s", out)
+	assert.Less(t, time.Since(start), 30*time.Second)
+	for p := range pages {
+		assert.GreaterOrEqual(t, srv.pathCount(fmt.Sprintf("/p/%d", p)), 1, "/p/%d fetched by the fleet", p)
+	}
+	t.Logf("worker B: %s", strings.SplitN(string(out), "\n", 2)[0])
 }

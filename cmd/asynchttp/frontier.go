@@ -15,6 +15,7 @@ type crawlItem struct {
 	u     *url.URL
 	key   string // hostPort(u)
 	depth int
+	token string // a fleet frontier's entry for it (fleet.go); "" locally
 }
 
 // frontier hands out URLs in the order they were found, at most maxPages
@@ -107,8 +108,9 @@ func (f *frontier) next(ctx context.Context) (it crawlItem, ok bool) {
 	}
 }
 
-// done ends an item of host key that next handed out.
-func (f *frontier) done(key string) {
+// done ends an item that next handed out.
+func (f *frontier) done(it crawlItem) {
+	key := it.key
 	f.mu.Lock()
 	f.inflight--
 	if f.perHost[key]--; f.perHost[key] <= 0 {

@@ -29,11 +29,11 @@ func TestFrontier(t *testing.T) {
 	found, queued := f.counts()
 	assert.Equal(t, 4, found)
 	assert.Equal(t, 3, queued)
-	f.done(it.key)
+	f.done(it)
 	for range 2 {
 		it, ok = f.next(ctx)
 		require.True(t, ok)
-		f.done(it.key)
+		f.done(it)
 	}
 	_, ok = f.next(ctx)
 	assert.False(t, ok, "empty and nothing in flight: the end")
@@ -51,12 +51,12 @@ func TestFrontier(t *testing.T) {
 	defer cancel()
 	_, ok = f.next(cctx)
 	assert.False(t, ok, "a/2 waits while a/1 is in flight")
-	f.done(a1.key)
+	f.done(a1)
 	a2, ok := f.next(ctx)
 	require.True(t, ok)
 	assert.Equal(t, "http://a/2", a2.u.String())
-	f.done(a2.key)
-	f.done(b1.key)
+	f.done(a2)
+	f.done(b1)
 }
 
 func TestAllowFunc(t *testing.T) {
