@@ -24,7 +24,7 @@ func TestObserveStatsReportsTheHostPolicy(t *testing.T) {
 	mp := newMeterProvider(t)
 	c := asynchttp.New(asynchttp.Config{})
 	defer c.Close()
-	require.NoError(t, c.SetHostPolicy(a.url, asynchttp.HostPolicy{MaxConns: 3, Delay: 100 * time.Millisecond}))
+	require.NoError(t, c.SetHostPolicy(a.url, asynchttp.HostPolicy{MaxConns: 3, Delay: 200 * time.Millisecond}))
 	unregister, err := asynchttpotel.ObserveStats(c, asynchttpotel.WithMeterProvider(mp))
 	require.NoError(t, err)
 	defer unregister()

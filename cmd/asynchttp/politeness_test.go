@@ -43,7 +43,7 @@ func gaps(t *testing.T, srv *testServer) (least, mean time.Duration) {
 }
 
 func TestCrawlObeysRobotsTxtAndItsCrawlDelay(t *testing.T) {
-	srv := startServers(t, 1, politeSite(6, "User-agent: *\nDisallow: /p/3\nDisallow: /img/\nCrawl-delay: 0.06\n"))[0]
+	srv := startServers(t, 1, politeSite(6, "User-agent: *\nDisallow: /p/3\nDisallow: /img/\nCrawl-delay: 0.1\n"))[0]
 	code, out, errOut := runTool(t, "crawl", "-depth", "10", srv.url+"/p/0")
 	require.Equal(t, exitOK, code, errOut)
 	assert.Zero(t, srv.pathCount("/p/3"), "disallowed")
@@ -52,8 +52,9 @@ func TestCrawlObeysRobotsTxtAndItsCrawlDelay(t *testing.T) {
 	}
 	assert.Contains(t, out, "robots.txt: read on 1 hosts (0 unreachable: allowed), 6 URLs disallowed, 1 hosts with a Crawl-delay")
 	least, _ := gaps(t, srv)
-	// Starts are 60 ms apart client-side; arrivals jitter a little.
-	assert.Greater(t, least, 45*time.Millisecond, "Crawl-delay between requests, server side")
+	// Starts are 100 ms apart client-side; arrivals jitter (more on a
+	// loaded machine), so the bound has a wide margin.
+	assert.Greater(t, least, 50*time.Millisecond, "Crawl-delay between requests, server side")
 	_, rows := tableRows(t, out)
 	row := rows[srv.addr]
 	require.NotNil(t, row)
