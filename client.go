@@ -211,9 +211,11 @@ type Config struct {
 	// HostPolicy, when set, gives each host its HostPolicy when the host
 	// first appears (host is "scheme://host:port"); SetHostPolicy
 	// overrides it for one host at runtime. It must be safe for concurrent
-	// use and quick: it runs under the policy layer's lock. A policy it
-	// returns that HostPolicy's rules refuse is replaced by the zero
-	// policy. Nil: every host gets the zero policy (the Config's caps).
+	// use and quick: it runs under the policy layer's lock. Out-of-range
+	// values in a policy it returns are clamped: a negative MaxConns,
+	// Burst or Delay and a negative, NaN or infinite Rate to 0,
+	// DelayJitter into [0, 1]. Nil: every host gets the zero policy (the
+	// Config's caps).
 	HostPolicy func(host string) HostPolicy
 
 	// Retry retries requests answered 429 or 503 (or the statuses it
