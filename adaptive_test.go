@@ -85,7 +85,15 @@ func TestAdaptiveLimitHalvesOn503AndGrowsBack(t *testing.T) {
 				return 200
 			},
 		}
-		c := asynchttp.New(asynchttp.Config{Dial: srv.dial})
+		var mu sync.Mutex
+		var moves []int
+		c := asynchttp.New(asynchttp.Config{Dial: srv.dial, Events: asynchttp.Events{
+			HostLimitChanged: func(host string, limit int) {
+				assert.Equal(t, "http://10.255.0.1:80", host)
+				mu.Lock()
+				moves = append(moves, limit)
+				mu.Unlock()
+			}}})
 		defer c.Close()
 		const host = "http://10.255.0.1:80"
 		require.NoError(t, c.SetHostPolicy(host, asynchttp.HostPolicy{Adaptive: true, MaxConns: 8}))
@@ -110,5 +118,11 @@ func TestAdaptiveLimitHalvesOn503AndGrowsBack(t *testing.T) {
 		load(40)
 		assert.Equal(t, 8, limit(), "quick answers grow it back")
 		assert.Equal(t, asynchttp.HostPolicy{Adaptive: true, MaxConns: 8}, c.Stats().Hosts[host].Policy)
+		mu.Lock()
+		defer mu.Unlock()
+		require.NotEmpty(t, moves)
+		assert.Equal(t, []int{2, 4, 8}, moves[:3], "slow start doubles")
+		assert.Contains(t, moves, 1, "the 503s took it down to 1")
+		assert.Equal(t, 8, moves[len(moves)-1])
 	})
 }

@@ -52,6 +52,10 @@ type Events struct {
 	// BenchmarkDoWithRequestEvents.
 	RequestDone func(RequestInfo)
 
+	// HostLimitChanged: the adaptive connection limit of host
+	// ("scheme://host:port", HostPolicy.Adaptive) moved to limit.
+	HostLimitChanged func(host string, limit int)
+
 	// BreakerChanged: the circuit breaker of host ("scheme://host:port")
 	// changed state (Config.Breaker); retryAt is when an open breaker lets
 	// a probe through.

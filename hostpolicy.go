@@ -361,9 +361,16 @@ func (h *hostState) attemptDone(t *hostTurn, status int, err error) {
 	h.lastUsed = now
 	proxied := h.proxied
 	st, at := h.brk.state, h.brk.retryAt
+	limit := 0
+	if changed {
+		limit = h.adapt.conns()
+	}
 	p.mu.Unlock()
 	if changed {
 		p.c.pool.core.RefreshKeyMax(h.key, proxied)
+		if f := p.c.cfg.Events.HostLimitChanged; f != nil {
+			p.c.pool.event(func() { f(h.key, limit) })
+		}
 	}
 	if brkChanged {
 		p.c.breakerChanged(h.key, st, at)
