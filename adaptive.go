@@ -29,7 +29,7 @@ const DefaultAdaptiveMaxConns = 32
 //     part. A limit the load never fills is neither judged nor grown.
 //
 // A host whose latency jumps once more than n requests are in flight thus
-// settles between n and n+1 connections.
+// settles between n and n+1 connections, now and then a round at n+2.
 const (
 	adaptiveTolerance = 1.5
 	adaptiveBackoff   = 0.9

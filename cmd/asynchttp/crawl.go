@@ -64,7 +64,10 @@ type crawler struct {
 	fr     crawlFrontier
 	allow  func(key string) bool
 	robots *robots // nil: robots.txt is not read
-	start  time.Time
+	// robotsWait counts the fetches waiting for their host's robots.txt:
+	// run waits for them before the group, which they may still use.
+	robotsWait sync.WaitGroup
+	start      time.Time
 
 	done, pages, skipped, failed, disallowed atomic.Int64
 	crawlDelays                              atomic.Int64 // hosts whose robots.txt set a Crawl-delay
@@ -167,6 +170,7 @@ func (cr *crawler) run(ctx context.Context) crawlResult {
 		}
 		cr.fetch(ctx, g, it)
 	}
+	cr.robotsWait.Wait()
 	g.Wait()
 	found, queued := cr.fr.counts()
 	return crawlResult{
@@ -195,7 +199,7 @@ func (cr *crawler) fetch(ctx context.Context, g *asynchttp.Group, it crawlItem) 
 		cr.send(ctx, g, it)
 		return
 	}
-	go func() {
+	cr.robotsWait.Go(func() {
 		ok, err := cr.robots.allowed(ctx, it.u)
 		if err != nil || !ok {
 			if err == nil {
@@ -206,7 +210,7 @@ func (cr *crawler) fetch(ctx context.Context, g *asynchttp.Group, it crawlItem) 
 			return
 		}
 		cr.send(ctx, g, it)
-	}()
+	})
 }
 
 // record writes a page's JSON record (crawl -json).

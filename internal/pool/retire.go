@@ -35,13 +35,16 @@ func (p *Pool) Detach(e *Entry, why Reason) bool {
 	return true
 }
 
-// CloseConn closes an in-use conn and gives its slots to waiters.
+// CloseConn closes an in-use conn and gives its slots to waiters. The
+// socket is closed first, so that a conn dialed in its slot never
+// overlaps it: the key's cap holds for open sockets too.
 func (p *Pool) CloseConn(e *Entry, why Reason) {
+	e.conn.Close()
 	p.mu.Lock()
 	p.forgetLocked(e, why)
 	p.dispatchLocked()
 	p.mu.Unlock()
-	p.closeOne(e)
+	p.ReportClosed(e)
 }
 
 // Drain closes the idle conns of key now, and marks its conns in use, or
