@@ -120,14 +120,5 @@ func (p *policies) waitTurn(ctx context.Context, start time.Time) error {
 	if dl, ok := ctx.Deadline(); ok && dl.Before(start) {
 		return &TimeoutError{Op: "host policy", Err: ErrRateLimited}
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctxErr(ctx, "host policy")
-	case <-p.c.done:
-		return ErrClientClosed
-	}
+	return p.c.sleep(ctx, d, "host policy")
 }

@@ -241,10 +241,14 @@ func (h *hostState) countStaleRetry() {
 	p.mu.Unlock()
 }
 
-// sleepCtx waits d within ctx, or until the Client closes.
-func (c *Client) sleepCtx(ctx context.Context, d time.Duration) error {
+// sleep waits d within ctx, or until the Client closes; op names the
+// wait in a context error. Host-policy turns and retry backoffs wait here.
+func (c *Client) sleep(ctx context.Context, d time.Duration, op string) error {
+	if ctx.Err() != nil {
+		return ctxErr(ctx, op)
+	}
 	if d <= 0 {
-		return ctx.Err()
+		return nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -252,7 +256,7 @@ func (c *Client) sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		return ctxErr(ctx, "retry backoff")
+		return ctxErr(ctx, op)
 	case <-c.done:
 		return ErrClientClosed
 	}
@@ -315,5 +319,5 @@ func (c *Client) retryAfterHead(ctx context.Context, a *attempts, req *Request, 
 	if err := req.rewindBody(); err != nil {
 		return true, err
 	}
-	return true, c.sleepCtx(ctx, wait)
+	return true, c.sleep(ctx, wait, "retry backoff")
 }

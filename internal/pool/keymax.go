@@ -13,6 +13,12 @@ func (p *Pool) capLocked(k *Key) int {
 	return p.cfg.MaxPerKey
 }
 
+// overCapLocked reports whether k has more conns open than its cap.
+func (k *Key) overCapLocked(p *Pool) bool {
+	m := p.capLocked(k)
+	return m > 0 && k.open() > m
+}
+
 // RefreshKeyMax asks Config.KeyMax again for the cap on open conns of the
 // key named name and, when prefixed, of every key whose name starts with
 // name followed by a space (the same host reached through proxies). The

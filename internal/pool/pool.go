@@ -390,7 +390,7 @@ func (p *Pool) Release(e *Entry) (kept bool) {
 		why = MaxRequests
 	case !e.retireAt.IsZero() && !now.Before(e.retireAt):
 		why = Lifetime
-	case p.capLocked(k) > 0 && k.open() > p.capLocked(k):
+	case k.overCapLocked(p):
 		why = OverCap // its cap was lowered, or it was dialed past it: it retires as it comes back
 	case k.waiters.n > 0 && !k.waiters.head.fresh:
 		w := k.waiters.head

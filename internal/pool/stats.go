@@ -113,7 +113,7 @@ func (p *Pool) CheckInvariants() string {
 		if all != k.inUse+k.idle.n || all != k.conns.n {
 			return "key " + name + ": open list differs from in use + idle"
 		}
-		if m := p.capLocked(k); m > 0 && k.open() > m && !k.lowered && !p.cfg.DialOnTimeout {
+		if k.overCapLocked(p) && !k.lowered && !p.cfg.DialOnTimeout {
 			return "key " + name + ": over its cap"
 		}
 		if (k.open() == 0 && k.waiters.n == 0) != k.lingering {
