@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynchttp/asynchttp/internal/shrink"
@@ -100,7 +101,10 @@ type hostState struct {
 	lastUsed time.Time // the last turn's end
 	pace     pacer
 	adapt    *adaptive // nil unless pol.Adaptive
-	proxied  bool      // some of its requests go through a proxy: its pool keys have suffixes
+	// isAdaptive mirrors adapt != nil for gotConn, which then takes the
+	// lock only for an adaptive host (it runs on every attempt).
+	isAdaptive atomic.Bool
+	proxied    bool // some of its requests go through a proxy: its pool keys have suffixes
 
 	n     policyCounts
 	retry hostRetries // RetryPolicy's pause and budget
@@ -275,6 +279,7 @@ func (p *policies) enter(key []byte, proxied, retry bool, now time.Time) (h *hos
 func (h *hostState) setPolicyLocked(pol HostPolicy) {
 	h.pol = pol
 	h.pace.follow(&pol)
+	defer func() { h.isAdaptive.Store(h.adapt != nil) }()
 	switch {
 	case !pol.Adaptive:
 		h.adapt = nil
@@ -335,10 +340,13 @@ func (p *policies) policyLocked(key string) HostPolicy {
 
 // gotConn notes that t, a turn of h, holds a conn from now on.
 func (h *hostState) gotConn(t *hostTurn) {
+	if !h.isAdaptive.Load() {
+		return
+	}
 	p := h.p
 	p.mu.Lock()
 	if h.adapt != nil {
-		t.round = h.adapt.gotConn()
+		t.round, t.adapted = h.adapt.gotConn(), h.adapt
 	}
 	p.mu.Unlock()
 }
@@ -350,7 +358,7 @@ func (h *hostState) attemptDone(t *hostTurn, status int, err error) {
 	now := time.Now()
 	p.mu.Lock()
 	changed := false
-	if h.adapt != nil && !t.start.IsZero() {
+	if h.adapt != nil && t.adapted == h.adapt {
 		changed = h.adapt.observe(t.round, t.start, now, status, err)
 	}
 	brkChanged := false
@@ -382,7 +390,7 @@ func (h *hostState) attemptDone(t *hostTurn, status int, err error) {
 func (h *hostState) attemptSkipped(t *hostTurn) {
 	p := h.p
 	p.mu.Lock()
-	if h.adapt != nil && t != nil && !t.start.IsZero() {
+	if h.adapt != nil && t != nil && t.adapted == h.adapt {
 		h.adapt.inFlight--
 	}
 	if t != nil && t.probe {

@@ -30,6 +30,7 @@ type hostTurn struct {
 	h        *hostState
 	start    time.Time // when the attempt got its conn
 	round    uint32    // the adaptive limit's round it counts in; 0: none
+	adapted  *adaptive // the adaptive limit that counts it in flight; nil: none
 	retry    bool      // not the request's first attempt (set by the way in)
 	probe    bool      // the breaker's probe
 	retrying bool      // its answer is about to be retried (set by the way in)

@@ -275,3 +275,19 @@ func TestParseRetryAfter(t *testing.T) {
 	assert.True(t, ok)
 	assert.Greater(t, huge, 1000*time.Hour, "no overflow")
 }
+
+func TestAnAttemptStartedBeforeAdaptiveWasSetIsNotCountedOut(t *testing.T) {
+	c := New(Config{HostPolicy: func(string) HostPolicy { return HostPolicy{} }})
+	defer c.Close()
+	p := c.policy.Load()
+	req := preparedRequest(t, "10.255.0.1")
+	h, _, err := p.admit(t.Context(), req, false)
+	require.NoError(t, err)
+	turn := hostTurn{h: h, start: time.Now()}
+	h.gotConn(&turn) // not adaptive yet: not counted in flight
+	require.NoError(t, c.SetHostPolicy("http://10.255.0.1", HostPolicy{Adaptive: true}))
+	turn.done(200, nil)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	assert.Zero(t, h.adapt.inFlight, "it never counted in the new limit, so it is not taken out of it")
+}
