@@ -92,6 +92,19 @@ type Config struct {
 	// negative means no cap.
 	MaxConcurrentDials int
 
+	// MaxConcurrentHandshakes caps the TLS handshakes in flight across the
+	// Client. A handshake in flight holds its key shares (about 10 KiB
+	// with Go's default hybrid key exchange) until the server answers, and
+	// a burst of new HTTPS connections otherwise starts them all at once:
+	// the cap bounds that memory (and the heap fragmentation it leaves
+	// behind) without slowing the burst, whose handshakes queue for the
+	// CPU anyway. A new connection waits for a slot after its TCP connect,
+	// within its context and TLSHandshakeTimeout (Close ends the wait);
+	// Stats counts such waits (HandshakeWaits, HandshakeWaitTime). Zero
+	// means DefaultHandshakesPerCPU per CPU, at least MinDefaultHandshakes
+	// (256 on a machine of up to 2 CPUs); negative means no cap.
+	MaxConcurrentHandshakes int
+
 	// IdleTimeout closes a connection idle for longer than this since its
 	// last use. Zero means DefaultIdleTimeout; negative means never.
 	IdleTimeout time.Duration
@@ -257,6 +270,7 @@ type Client struct {
 	pool      connPool
 	policy    atomic.Pointer[policies] // nil: no host policy (hostpolicy.go)
 	dialSlots dialSlots                // Config.MaxConcurrentDials (dialcap.go)
+	hsSlots   dialSlots                // Config.MaxConcurrentHandshakes (dialcap.go)
 	retry     RetryPolicy              // Config.Retry, resolved (retry.go)
 	breaker   BreakerPolicy            // Config.Breaker, resolved (breaker.go)
 
@@ -272,6 +286,7 @@ var _ http.RoundTripper = (*Client)(nil)
 func New(cfg Config) *Client {
 	c := &Client{cfg: cfg, done: make(chan struct{})}
 	c.dialSlots.init(cfg.MaxConcurrentDials, c.done)
+	c.hsSlots.init(cfg.maxHandshakes(), c.done)
 	c.pool.init(c)
 	c.retry, c.breaker = cfg.Retry.resolved(), cfg.Breaker.resolved()
 	if cfg.HostPolicy != nil || cfg.HostLimiter != nil || c.retry.retryOn() || c.breaker.Failures > 0 {

@@ -53,6 +53,7 @@ type dialer struct {
 	addrPeak int                 // len(addrs) at its largest since the map was made
 
 	sessions tls.ClientSessionCache // the Client's TLS sessions; nil when disabled
+	hsSlots  *dialSlots             // the Client's cap on handshakes in flight
 }
 
 // DefaultTLSSessionCacheSize is how many TLS sessions (one per server
@@ -60,8 +61,8 @@ type dialer struct {
 // own ClientSessionCache or Config.DisableTLSSessionCache is set.
 const DefaultTLSSessionCacheSize = 512
 
-func (d *dialer) init(cfg *Config, lim *limits, wg *sync.WaitGroup) {
-	d.cfg, d.lim, d.wg = cfg, lim, wg
+func (d *dialer) init(cfg *Config, lim *limits, wg *sync.WaitGroup, hs *dialSlots) {
+	d.cfg, d.lim, d.wg, d.hsSlots = cfg, lim, wg, hs
 	d.addrs = make(map[string]*addrSet)
 	if !cfg.DisableTLSSessionCache && (cfg.TLSConfig == nil || cfg.TLSConfig.ClientSessionCache == nil) {
 		d.sessions = tls.NewLRUClientSessionCache(DefaultTLSSessionCacheSize)
@@ -221,6 +222,17 @@ func (d *dialer) handshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (*
 			nc.Close()
 		}
 	}()
+	// The wait for a slot (MaxConcurrentHandshakes) counts in the
+	// handshake's time.
+	if err := d.hsSlots.take(hctx, "wait for a TLS handshake slot"); err != nil {
+		done = true
+		nc.Close()
+		if hctx.Err() != nil && ctx.Err() == nil {
+			return nil, &TimeoutError{Op: "tls handshake", Err: err}
+		}
+		return nil, err
+	}
+	defer d.hsSlots.give()
 	if trace != nil && trace.TLSHandshakeStart != nil {
 		trace.TLSHandshakeStart()
 	}

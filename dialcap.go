@@ -1,4 +1,4 @@
-// Config.MaxConcurrentDials: a cap on the dials and TLS handshakes in flight across a Client.
+// Config.MaxConcurrentDials and MaxConcurrentHandshakes: caps on the dials and on the TLS handshakes in flight across a Client.
 
 package asynchttp
 
@@ -30,8 +30,9 @@ func (a AcquireTimeoutAction) String() string {
 	return "fail"
 }
 
-// dialSlots is the semaphore of Config.MaxConcurrentDials; with no cap it
-// has no channel and costs nothing.
+// dialSlots is the semaphore of Config.MaxConcurrentDials (or of
+// MaxConcurrentHandshakes); with no cap it has no channel and costs
+// nothing.
 type dialSlots struct {
 	ch   chan struct{} // one token per dial in flight; nil: no cap
 	done <-chan struct{}
@@ -54,16 +55,20 @@ func (s *dialSlots) wrap(dial func(context.Context, *pool.Key) (pool.Conn, error
 		return dial
 	}
 	return func(ctx context.Context, k *pool.Key) (pool.Conn, error) {
-		if err := s.take(ctx); err != nil {
+		if err := s.take(ctx, "wait for a dial slot"); err != nil {
 			return nil, err
 		}
-		defer func() { <-s.ch }()
+		defer s.give()
 		return dial(ctx, k)
 	}
 }
 
-// take waits for a dial slot within ctx, or until the Client closes.
-func (s *dialSlots) take(ctx context.Context) error {
+// take waits for a slot within ctx, or until the Client closes; op names
+// the wait in the error of a context that ends.
+func (s *dialSlots) take(ctx context.Context, op string) error {
+	if s.ch == nil {
+		return nil
+	}
 	select {
 	case s.ch <- struct{}{}:
 		return nil
@@ -76,8 +81,15 @@ func (s *dialSlots) take(ctx context.Context) error {
 		s.waitTime.Add(int64(time.Since(start)))
 		return nil
 	case <-ctx.Done():
-		return ctxErr(ctx, "wait for a dial slot")
+		return ctxErr(ctx, op)
 	case <-s.done:
 		return ErrClientClosed
+	}
+}
+
+// give returns a slot taken with take.
+func (s *dialSlots) give() {
+	if s.ch != nil {
+		<-s.ch
 	}
 }

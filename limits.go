@@ -2,7 +2,10 @@
 
 package asynchttp
 
-import "time"
+import (
+	"runtime"
+	"time"
+)
 
 // Defaults selected by zero Config fields.
 const (
@@ -22,6 +25,16 @@ const (
 	// DefaultTLSHandshakeTimeout bounds a TLS handshake when
 	// Config.TLSHandshakeTimeout is zero.
 	DefaultTLSHandshakeTimeout = 10 * time.Second
+	// DefaultHandshakesPerCPU sets the cap on TLS handshakes in flight
+	// across a Client when Config.MaxConcurrentHandshakes is zero: this
+	// many per CPU (runtime.GOMAXPROCS when the Client is made), at least
+	// MinDefaultHandshakes. A client's CPU completes a few thousand
+	// handshakes a second per core, so the cap leaves bursts as fast as
+	// they were over short round trips, while the state of the handshakes
+	// waiting for their servers stays near 1.3 MiB per CPU.
+	DefaultHandshakesPerCPU = 128
+	// MinDefaultHandshakes is the least default cap on handshakes in flight.
+	MinDefaultHandshakes = 256
 	// DefaultExpectContinueTimeout is how long a request with "Expect:
 	// 100-continue" waits for the server's word before sending its body,
 	// when Config.ExpectContinueTimeout is zero.
@@ -118,4 +131,12 @@ func orDefault(d, def time.Duration) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// maxHandshakes resolves MaxConcurrentHandshakes: 0 or less means no cap.
+func (c *Config) maxHandshakes() int {
+	if n := c.MaxConcurrentHandshakes; n != 0 {
+		return n
+	}
+	return max(MinDefaultHandshakes, DefaultHandshakesPerCPU*runtime.GOMAXPROCS(0))
 }

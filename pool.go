@@ -80,7 +80,7 @@ type connPool struct {
 func (p *connPool) init(c *Client) {
 	p.c = c
 	p.lim = c.cfg.limits()
-	p.dialer.init(&c.cfg, &p.lim, &c.wg)
+	p.dialer.init(&c.cfg, &p.lim, &c.wg, &c.hsSlots)
 	cfg := pool.Config{
 		MaxTotal:       p.lim.maxTotal,
 		MaxPerKey:      p.lim.maxPerHost,

@@ -100,6 +100,10 @@ type Stats struct {
 	// MaxConcurrentDials, and DialWaitTime is their total wait.
 	DialWaits    uint64
 	DialWaitTime time.Duration
+	// HandshakeWaits counts TLS handshakes that waited for a slot under
+	// MaxConcurrentHandshakes, and HandshakeWaitTime is their total wait.
+	HandshakeWaits    uint64
+	HandshakeWaitTime time.Duration
 }
 
 // Stats returns a snapshot of the pool. It takes the pool's lock briefly
@@ -113,6 +117,8 @@ func (c *Client) Stats() Stats {
 	s.EventPanics = panics
 	s.DialWaits = c.dialSlots.waits.Load()
 	s.DialWaitTime = time.Duration(c.dialSlots.waitTime.Load())
+	s.HandshakeWaits = c.hsSlots.waits.Load()
+	s.HandshakeWaitTime = time.Duration(c.hsSlots.waitTime.Load())
 	if p := c.policy.Load(); p != nil {
 		p.fillStats(&s)
 	}

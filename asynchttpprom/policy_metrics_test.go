@@ -40,4 +40,6 @@ func TestPolicyFiguresAreExported(t *testing.T) {
 	assert.Zero(t, byHost(mf["asynchttp_over_limit_dials_total"])[key])
 	require.Contains(t, mf, "asynchttp_dial_waits_total")
 	require.Contains(t, mf, "asynchttp_dial_wait_seconds_total")
+	require.Contains(t, mf, "asynchttp_handshake_waits_total")
+	require.Contains(t, mf, "asynchttp_handshake_wait_seconds_total")
 }

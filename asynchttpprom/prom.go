@@ -88,6 +88,7 @@ type collector struct {
 	created, reused, closed, waits, waitSeconds         *prometheus.Desc
 	overLimit, policyWaits, policyWaitSeconds, refusals *prometheus.Desc
 	panics, dialWaits, dialWaitSeconds                  *prometheus.Desc
+	handshakeWaits, handshakeWaitSeconds                *prometheus.Desc
 
 	mu    sync.Mutex
 	order []string
@@ -141,6 +142,10 @@ func NewCollector(c *asynchttp.Client, opts ...Option) prometheus.Collector {
 			"Dials that waited for a MaxConcurrentDials slot.", nil, cfg.constLabels),
 		dialWaitSeconds: prometheus.NewDesc(prometheus.BuildFQName(cfg.namespace, "asynchttp", "dial_wait_seconds_total"),
 			"Total time dials waited for a MaxConcurrentDials slot, in seconds.", nil, cfg.constLabels),
+		handshakeWaits: prometheus.NewDesc(prometheus.BuildFQName(cfg.namespace, "asynchttp", "handshake_waits_total"),
+			"TLS handshakes that waited for a MaxConcurrentHandshakes slot.", nil, cfg.constLabels),
+		handshakeWaitSeconds: prometheus.NewDesc(prometheus.BuildFQName(cfg.namespace, "asynchttp", "handshake_wait_seconds_total"),
+			"Total time TLS handshakes waited for a MaxConcurrentHandshakes slot, in seconds.", nil, cfg.constLabels),
 	}
 }
 
@@ -148,7 +153,7 @@ func (k *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{k.open, k.idle, k.inUse, k.dialing, k.waiting, k.connLimit,
 		k.created, k.reused, k.closed, k.waits, k.waitSeconds,
 		k.overLimit, k.policyWaits, k.policyWaitSeconds, k.refusals,
-		k.panics, k.dialWaits, k.dialWaitSeconds} {
+		k.panics, k.dialWaits, k.dialWaitSeconds, k.handshakeWaits, k.handshakeWaitSeconds} {
 		ch <- d
 	}
 }
@@ -221,6 +226,8 @@ func (k *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(k.panics, prometheus.CounterValue, float64(s.EventPanics))
 	ch <- prometheus.MustNewConstMetric(k.dialWaits, prometheus.CounterValue, float64(s.DialWaits))
 	ch <- prometheus.MustNewConstMetric(k.dialWaitSeconds, prometheus.CounterValue, s.DialWaitTime.Seconds())
+	ch <- prometheus.MustNewConstMetric(k.handshakeWaits, prometheus.CounterValue, float64(s.HandshakeWaits))
+	ch <- prometheus.MustNewConstMetric(k.handshakeWaitSeconds, prometheus.CounterValue, s.HandshakeWaitTime.Seconds())
 	total := countersOf(s.HostStats)
 	if k.cfg.noHost {
 		k.emit(ch, gaugesOf(s.HostStats), total)

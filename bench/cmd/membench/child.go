@@ -6,8 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,7 +25,9 @@ type childArgs struct {
 	N        int        `json:"n"`        // conns: connections; crawl: hosts; churn: requests
 	Conc     int        `json:"conc"`
 	TLS      bool       `json:"tls"`
-	Cache    bool       `json:"cache"`
+	Cache    bool       `json:"cache"`   // a tls.NewLRUClientSessionCache in the client's TLS config
+	NoCache  bool       `json:"nocache"` // asynchttp: DisableTLSSessionCache
+	HS       int        `json:"hs"`      // asynchttp: MaxConcurrentHandshakes (0: default)
 	Zero     bool       `json:"zero"`
 	Idle     string     `json:"idle"`   // crawl idle timeout
 	Settle   string     `json:"settle"` // crawl: wait after the crawl before the settled reading
@@ -39,6 +46,11 @@ type childResult struct {
 	// conns: per connection, KiB (heap = HeapInuse delta, stack = StackInuse delta).
 	InflHeap, InflStack, InflRSS, InflG float64
 	IdleHeap, IdleStack, IdleRSS, IdleG float64
+	IdleLive                            float64 // HeapAlloc delta: live objects only (HeapInuse less the free space in its spans)
+	// While the N requests were being sent: HeapInuse at its peak and
+	// HeapSys at the end (both less the baseline), bytes allocated, GCs.
+	SetupPeakHeap, SetupHeapSys, SetupAlloc float64
+	SetupGCs                                int
 
 	// crawl: MiB and fds.
 	BaseHeap, PeakHeap, EndHeap, SettledHeap float64
@@ -46,9 +58,11 @@ type childResult struct {
 	Seconds                                  float64
 
 	// churn
-	CPUPerReqUS float64
-	Handshakes  int64
-	Resumed     int64
+	CPUPerReqUS   float64
+	AllocPerReqKB float64 // heap bytes allocated per request, KiB
+	MallocsPerReq float64 // heap objects allocated per request
+	Handshakes    int64
+	Resumed       int64
 }
 
 func rusageUS() int64 {
@@ -60,6 +74,9 @@ func rusageUS() int64 {
 }
 
 func childMain(argJSON string) {
+	if os.Getenv("MEMBENCH_DEBUG") != "" {
+		runtime.MemProfileRate = 4096 // finer heap profiles (debugSnap, cpuProfile)
+	}
 	var a childArgs
 	if err := json.Unmarshal([]byte(argJSON), &a); err != nil {
 		fatal("child: bad args: %v", err)
@@ -108,6 +125,7 @@ func runConns(a childArgs, res *childResult) error {
 		return err
 	}
 	o.maxIdle = a.N
+	o.sessCache, o.noSessCache, o.handshakes = a.Cache, a.NoCache, a.HS
 	c, err := newTestClient(o)
 	if err != nil {
 		return err
@@ -127,6 +145,9 @@ func runConns(a childArgs, res *childResult) error {
 	var wg sync.WaitGroup
 	var errs atomic.Int64
 	var firstErr atomic.Value
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	peak := samplePeak()
 	for i := range a.N {
 		wg.Go(func() {
 			if err := c.get(ctx, baseURL(a, i, "/hold")); err != nil {
@@ -151,7 +172,14 @@ func runConns(a childArgs, res *childResult) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	peakInuse, peakSys := peak()
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
 	infl := takeSnap()
+	res.SetupPeakHeap = perConnKiB(base.HeapInuse, peakInuse, a.N)
+	res.SetupHeapSys = perConnKiB(ms0.HeapSys, peakSys, a.N)
+	res.SetupAlloc = perConnKiB(ms0.TotalAlloc, ms1.TotalAlloc, a.N)
+	res.SetupGCs = int(ms1.NumGC - ms0.NumGC)
 	if _, err := ctlGet(a.Srv.Ctl, "/ctl/release"); err != nil {
 		return err
 	}
@@ -164,6 +192,7 @@ func runConns(a childArgs, res *childResult) error {
 	}
 	time.Sleep(200 * time.Millisecond) // let the connections settle in the pool
 	idle := takeSnap()
+	debugSnap(a, base, infl, idle)
 	v, err := ctlGet(a.Srv.Ctl, "/ctl/held")
 	if err != nil {
 		return err
@@ -179,6 +208,7 @@ func runConns(a childArgs, res *childResult) error {
 	res.InflRSS = perConnKiB(base.RSS, infl.RSS, n)
 	res.InflG = float64(infl.Goroutines-base.Goroutines) / float64(n)
 	res.IdleHeap = perConnKiB(base.HeapInuse, idle.HeapInuse, n)
+	res.IdleLive = perConnKiB(base.HeapAlloc, idle.HeapAlloc, n)
 	res.IdleStack = perConnKiB(base.StackInuse, idle.StackInuse, n)
 	res.IdleRSS = perConnKiB(base.RSS, idle.RSS, n)
 	res.IdleG = float64(idle.Goroutines-base.Goroutines) / float64(n)
@@ -297,6 +327,9 @@ func runChurn(a childArgs, res *childResult) error {
 	var next, done, errs atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	stopProf := cpuProfile(a)
 	cpu0 := rusageUS()
 	for range a.Conc {
 		wg.Go(func() {
@@ -316,6 +349,8 @@ func runChurn(a childArgs, res *childResult) error {
 	}
 	wg.Wait()
 	cpu := rusageUS() - cpu0
+	stopProf()
+	runtime.ReadMemStats(&ms1)
 	v, err := ctlGet(a.Srv.Ctl, "/ctl/stats")
 	if err != nil {
 		return err
@@ -327,6 +362,92 @@ func runChurn(a childArgs, res *childResult) error {
 	res.Handshakes, res.Resumed = v[0], v[1]
 	if res.Done > 0 {
 		res.CPUPerReqUS = float64(cpu) / float64(res.Done)
+		res.AllocPerReqKB = float64(ms1.TotalAlloc-ms0.TotalAlloc) / 1024 / float64(res.Done)
+		res.MallocsPerReq = float64(ms1.Mallocs-ms0.Mallocs) / float64(res.Done)
 	}
 	return nil
+}
+
+// debugSnap, with MEMBENCH_DEBUG set to a directory, prints the live-heap
+// (HeapAlloc) figures beside the in-use ones to stderr and writes a heap
+// profile of the idle state there: where a per-connection figure comes from.
+func debugSnap(a childArgs, base, infl, idle snap) {
+	dir := os.Getenv("MEMBENCH_DEBUG")
+	if dir == "" {
+		return
+	}
+	n := a.N
+	fmt.Fprintf(os.Stderr, "%s tls=%v: live KiB/conn in flight %.1f idle %.1f; in use in flight %.1f idle %.1f\n", a.Client, a.TLS,
+		perConnKiB(base.HeapAlloc, infl.HeapAlloc, n), perConnKiB(base.HeapAlloc, idle.HeapAlloc, n),
+		perConnKiB(base.HeapInuse, infl.HeapInuse, n), perConnKiB(base.HeapInuse, idle.HeapInuse, n))
+	name := strings.NewReplacer("/", "").Replace(a.Client)
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-tls%v-cache%v.heap", name, a.TLS, a.Cache)))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	pprof.Lookup("heap").WriteTo(f, 0)
+}
+
+// cpuProfile, with MEMBENCH_DEBUG set to a directory, profiles the CPU of a
+// churn there until the returned func is called.
+func cpuProfile(a childArgs) func() {
+	dir := os.Getenv("MEMBENCH_DEBUG")
+	if dir == "" {
+		return func() {}
+	}
+	name := strings.NewReplacer("/", "").Replace(a.Client)
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-cache%v.cpu", name, a.Scenario, a.Cache)))
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		if h, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-cache%v.allocs", name, a.Scenario, a.Cache))); err == nil {
+			pprof.Lookup("allocs").WriteTo(h, 0)
+			h.Close()
+		}
+	}
+}
+
+// samplePeak reads the heap every 5 ms until the returned func is called,
+// which gives the peak HeapInuse and the last HeapSys. It reads
+// runtime/metrics, which (unlike ReadMemStats) does not stop the world, so
+// the sampling leaves the heap it measures alone.
+func samplePeak() func() (inuse, sys uint64) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var peak, hsys uint64
+	go func() {
+		defer close(done)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		// HeapInuse = objects + unused; HeapSys adds free and released.
+		m := []metrics.Sample{
+			{Name: "/memory/classes/heap/objects:bytes"},
+			{Name: "/memory/classes/heap/unused:bytes"},
+			{Name: "/memory/classes/heap/free:bytes"},
+			{Name: "/memory/classes/heap/released:bytes"},
+		}
+		for {
+			metrics.Read(m)
+			inuse := m[0].Value.Uint64() + m[1].Value.Uint64()
+			peak, hsys = max(peak, inuse), inuse+m[2].Value.Uint64()+m[3].Value.Uint64()
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() (uint64, uint64) {
+		close(stop)
+		<-done
+		return peak, hsys
+	}
 }

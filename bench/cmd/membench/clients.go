@@ -32,6 +32,8 @@ type clientOpts struct {
 	ports       []int         // non-nil: resolve crawl host names through the client's hook
 	roots       *x509.CertPool
 	sessCache   bool // a tls.NewLRUClientSessionCache for the client
+	noSessCache bool // asynchttp: Config.DisableTLSSessionCache
+	handshakes  int  // asynchttp: Config.MaxConcurrentHandshakes (0: its default)
 	zero        bool // the client's zero/default config (crawl-zero scenario)
 	noKeepAlive bool
 	idleCap     int // >0: cap on connections kept across hosts (asynchttp MaxTotalConns and MaxIdleConns, net/http MaxIdleConns; fasthttp has none)
@@ -101,6 +103,8 @@ func newTestClient(o clientOpts) (*testClient, error) {
 				return []string{"127.0.0.1"}, nil
 			}
 		}
+		cfg.DisableTLSSessionCache = o.noSessCache
+		cfg.MaxConcurrentHandshakes = o.handshakes
 		c := asynchttp.New(cfg)
 		return &testClient{
 			get: func(ctx context.Context, url string) error {

@@ -40,6 +40,7 @@ func main() {
 		conc     = flag.Int("c", 64, "crawl concurrency")
 		crawlCap = flag.Int("crawlcap", 2000, "crawl: connections kept across hosts (asynchttp MaxTotalConns and MaxIdleConns, net/http MaxIdleConns; fasthttp has no such cap); 0: none")
 		churn    = flag.Int("churn", 3000, "requests in the TLS churn")
+		rounds   = flag.Int("rounds", 3, "interleaved rounds of the connection and TLS churn scenarios (the tables give medians)")
 		ports    = flag.Int("ports", 8, "server ports (plain and TLS each)")
 		only     = flag.String("only", "conns,tls,crawl,zero,churn", "scenarios to run")
 		out      = flag.String("out", "MEMORY.md", "markdown output (empty: none)")
@@ -58,13 +59,13 @@ func main() {
 		fatal("unknown -role %q", *role)
 	}
 	if *quick {
-		*conns, *hosts, *zeroH, *churn = 1000, 10_000, 3000, 600
+		*conns, *hosts, *zeroH, *churn, *rounds = 1000, 10_000, 3000, 600, 1
 	}
 	if *tlsConns == 0 {
 		*tlsConns = *conns
 	}
 	cmdline := "cd bench && go run ./cmd/membench " + strings.Join(os.Args[1:], " ")
-	if err := run(*conns, *tlsConns, *hosts, *zeroH, *conc, *crawlCap, *churn, *ports, *only, *out, !*noPin, cmdline); err != nil {
+	if err := run(*conns, *tlsConns, *hosts, *zeroH, *conc, *crawlCap, *churn, max(*rounds, 1), *ports, *only, *out, !*noPin, cmdline); err != nil {
 		fatal("%v", err)
 	}
 }
@@ -76,7 +77,7 @@ func pin(on bool, cpu string, args []string) []string {
 	return append([]string{"taskset", "-c", cpu}, args...)
 }
 
-func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, ports int, only, out string, pinOn bool, cmdline string) error {
+func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int, only, out string, pinOn bool, cmdline string) error {
 	start := time.Now()
 	if _, err := exec.LookPath("taskset"); err != nil || runtime.NumCPU() < 2 {
 		pinOn = false
@@ -131,7 +132,7 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, ports int, only, 
 		if jerr := json.Unmarshal(o, &r); jerr != nil {
 			return r, fmt.Errorf("child %s %s: %v (%v)", a.Client, a.Scenario, jerr, err)
 		}
-		fmt.Fprintf(os.Stderr, "  %s %s n=%d tls=%v cache=%v zero=%v: done %.0fs\n", a.Client, a.Scenario, a.N, a.TLS, a.Cache, a.Zero, time.Since(start).Seconds())
+		fmt.Fprintf(os.Stderr, "  %s %s n=%d tls=%v cache=%v nocache=%v zero=%v: done %.0fs\n", a.Client, a.Scenario, a.N, a.TLS, a.Cache, a.NoCache, a.Zero, time.Since(start).Seconds())
 		return r, nil
 	}
 	want := map[string]bool{}
@@ -147,13 +148,24 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, ports int, only, 
 		if !want[sc.key] {
 			continue
 		}
-		var rows []childResult
-		for _, c := range clients {
-			r, err := child(childArgs{Client: c, Scenario: "conns", N: sc.n, TLS: sc.tls})
-			if err != nil {
-				return err
+		// Over HTTPS the session cache changes the handshakes (and the
+		// garbage they leave), so each client runs with and without one.
+		variants := []childArgs{{Client: cAsync}, {Client: cNet}, {Client: cFast}}
+		if sc.tls {
+			variants = []childArgs{{Client: cAsync}, {Client: cAsync, HS: -1}, {Client: cAsync, NoCache: true}, {Client: cNet}, {Client: cNet, Cache: true}, {Client: cFast}, {Client: cFast, Cache: true}}
+		}
+		// Interleaved rounds: the free space left in the heap's spans
+		// varies from run to run, so the table gives medians.
+		rows := make([][]childResult, len(variants))
+		for range rounds {
+			for i, v := range variants {
+				v.Scenario, v.N, v.TLS = "conns", sc.n, sc.tls
+				r, err := child(v)
+				if err != nil {
+					return err
+				}
+				rows[i] = append(rows[i], r)
 			}
-			rows = append(rows, r)
 		}
 		rep.conns(sc.tls, sc.n, rows)
 	}
@@ -180,16 +192,21 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, ports int, only, 
 		rep.crawl(fmt.Sprintf("Crawl with default settings: %d host names, c=%d; asynchttp zero Config, net/http DefaultTransport's settings; settled = 5 s after the crawl", zeroH, conc), rows)
 	}
 	if want["churn"] {
-		var rows []childResult
-		for _, v := range []struct {
+		// Interleaved rounds: this machine's speed drifts, so each round
+		// runs every client once and the table gives medians.
+		variants := []struct {
 			c     string
 			cache bool
-		}{{cAsync, false}, {cAsync, true}, {cNet, false}, {cNet, true}, {cFast, false}} {
-			r, err := child(childArgs{Client: v.c, Scenario: "churn", N: churn, Conc: 4, TLS: true, Cache: v.cache})
-			if err != nil {
-				return err
+		}{{cAsync, false}, {cAsync, true}, {cNet, false}, {cNet, true}, {cFast, false}}
+		rows := make([][]childResult, len(variants))
+		for range rounds {
+			for i, v := range variants {
+				r, err := child(childArgs{Client: v.c, Scenario: "churn", N: churn, Conc: 4, TLS: true, Cache: v.cache})
+				if err != nil {
+					return err
+				}
+				rows[i] = append(rows[i], r)
 			}
-			rows = append(rows, r)
 		}
 		rep.churn(churn, rows)
 	}

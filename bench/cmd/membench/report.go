@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 )
@@ -22,28 +23,69 @@ func errNote(x childResult) string {
 	return fmt.Sprintf(" (%d errors: %s)", x.Errs, e)
 }
 
-// conns: rows in client order; ratios against fasthttp (the smallest known).
-func (r *report) conns(tlsOn bool, n int, rows []childResult) {
+// sessions names a row's TLS session setting.
+func sessions(a childArgs) string {
+	switch {
+	case a.HS < 0:
+		return "default, MaxConcurrentHandshakes -1 (no cap)"
+	case a.NoCache:
+		return "off (DisableTLSSessionCache)"
+	case a.Cache:
+		return "tls.NewLRUClientSessionCache(0)"
+	case a.Client == cAsync:
+		return "default (the Client's own cache)"
+	}
+	return "default (none)"
+}
+
+// median returns the row of rs whose f is the median.
+func median(rs []childResult, f func(childResult) float64) childResult {
+	s := append([]childResult(nil), rs...)
+	sort.Slice(s, func(i, j int) bool { return f(s[i]) < f(s[j]) })
+	return s[len(s)/2]
+}
+
+// conns: one row per variant, the round whose idle figure is the median
+// (every round's idle figure beside it); ratios against fasthttp's default.
+func (r *report) conns(tlsOn bool, n int, rounds [][]childResult) {
 	kind := "HTTP"
 	if tlsOn {
 		kind = "HTTPS"
 	}
-	r.p("\n### %s: %d connections, per connection (after runtime.GC; heap = HeapInuse, stack = StackInuse, RSS = VmRSS deltas)\n\n", kind, n)
+	r.p("\n### %s: %d connections, per connection (after runtime.GC; heap = HeapInuse, live = HeapAlloc, stack = StackInuse, RSS = VmRSS deltas); the median of %d interleaved rounds by idle heap+stack\n\n", kind, n, len(rounds[0]))
+	idleOf := func(x childResult) float64 { return x.IdleHeap + x.IdleStack }
 	var fastIdle, fastInfl float64
-	for _, x := range rows {
-		if x.Args.Client == cFast {
-			fastIdle, fastInfl = x.IdleHeap+x.IdleStack, x.InflHeap+x.InflStack
+	for _, rs := range rounds {
+		if x := rs[0].Args; x.Client == cFast && !x.Cache {
+			m := median(rs, idleOf)
+			fastIdle, fastInfl = idleOf(m), m.InflHeap+m.InflStack
 		}
 	}
-	r.p("| client | idle heap KiB | idle stack KiB | idle heap+stack KiB | ×fasthttp | idle RSS KiB | idle goroutines | in-flight heap KiB | in-flight stack KiB | in-flight heap+stack KiB | ×fasthttp | in-flight RSS KiB | in-flight goroutines | server saw conns |\n")
-	r.p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, x := range rows {
-		idle, infl := x.IdleHeap+x.IdleStack, x.InflHeap+x.InflStack
-		r.p("| %s%s | %.1f | %.1f | **%.1f** | %.2f | %.1f | %.2f | %.1f | %.1f | **%.1f** | %.2f | %.1f | %.2f | %d |\n",
-			x.Args.Client, errNote(x), x.IdleHeap, x.IdleStack, idle, ratio(idle, fastIdle), x.IdleRSS, x.IdleG,
-			x.InflHeap, x.InflStack, infl, ratio(infl, fastInfl), x.InflRSS, x.InflG, x.Conns)
+	tlsCol, tlsSep := "", ""
+	if tlsOn {
+		tlsCol, tlsSep = " TLS setting |", "---|"
 	}
-	r.p("\nIn flight includes the caller's goroutine per request (the harness's, the same for every client).\n")
+	r.p("| client |%s idle heap KiB | idle live KiB | idle stack KiB | idle heap+stack KiB | ×fasthttp | per round | idle RSS KiB | idle goroutines | in-flight heap KiB | in-flight stack KiB | in-flight heap+stack KiB | ×fasthttp | in-flight RSS KiB | in-flight goroutines | setup: peak heap KiB | setup: heap from OS KiB | setup: allocated KiB | setup: GCs | server saw conns |\n", tlsCol)
+	r.p("|---|%s--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n", tlsSep)
+	for _, rs := range rounds {
+		x := median(rs, idleOf)
+		var per []string
+		for _, y := range rs {
+			per = append(per, fmt.Sprintf("%.1f", idleOf(y)))
+			if y.Err != "" || y.Errs > 0 {
+				x = y // a failed round shows
+			}
+		}
+		idle, infl := idleOf(x), x.InflHeap+x.InflStack
+		col := ""
+		if tlsOn {
+			col = " " + sessions(x.Args) + " |"
+		}
+		r.p("| %s%s |%s %.1f | %.1f | %.1f | **%.1f** | %.2f | %s | %.1f | %.2f | %.1f | %.1f | **%.1f** | %.2f | %.1f | %.2f | %.1f | %.1f | %.1f | %d | %d |\n",
+			x.Args.Client, errNote(x), col, x.IdleHeap, x.IdleLive, x.IdleStack, idle, ratio(idle, fastIdle), strings.Join(per, ", "), x.IdleRSS, x.IdleG,
+			x.InflHeap, x.InflStack, infl, ratio(infl, fastInfl), x.InflRSS, x.InflG, x.SetupPeakHeap, x.SetupHeapSys, x.SetupAlloc, x.SetupGCs, x.Conns)
+	}
+	r.p("\nIn flight includes the caller's goroutine per request (the harness's, the same for every client). Heap less live is free space inside the spans still in use: it moves with the garbage made while the connections were set up. Setup columns cover the sending of the N requests, per connection: HeapInuse at its peak, HeapSys (heap memory taken from the OS) at the end, bytes allocated, and the GC cycles run.\n")
 }
 
 func (r *report) crawl(title string, rows []childResult) {
@@ -64,26 +106,50 @@ func (r *report) crawl(title string, rows []childResult) {
 	}
 }
 
-func (r *report) churn(n int, rows []childResult) {
-	r.p("\n### TLS churn: %d HTTPS GETs, c=4, a new connection per request (server answers Connection: close); resumed counted server-side (ConnectionState.DidResume)\n\n", n)
+func (r *report) churn(n int, rounds [][]childResult) {
+	nr := len(rounds[0])
+	r.p("\n### TLS churn: %d HTTPS GETs, c=4, a new connection per request (server answers Connection: close); resumed counted server-side (ConnectionState.DidResume); median of %d interleaved rounds (each round runs every row once)\n\n", n, nr)
+	med := func(rs []childResult, f func(childResult) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, x := range rs {
+			v[i] = f(x)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	cpu := func(x childResult) float64 { return x.CPUPerReqUS }
 	var netDefault float64
-	for _, x := range rows {
-		if x.Args.Client == cNet && !x.Args.Cache {
-			netDefault = x.CPUPerReqUS
+	netRound := make([]float64, nr)
+	for _, rs := range rounds {
+		if rs[0].Args.Client == cNet && !rs[0].Args.Cache {
+			netDefault = med(rs, cpu)
+			for i, x := range rs {
+				netRound[i] = x.CPUPerReqUS
+			}
 		}
 	}
-	r.p("| client | session cache | ok | client CPU µs/req | ×net/http default | handshakes | resumed |\n")
-	r.p("|---|---|--:|--:|--:|--:|--:|\n")
-	for _, x := range rows {
-		cache := "default (none set)"
-		if x.Args.Cache {
-			cache = "tls.NewLRUClientSessionCache(0)"
+	r.p("| client | session cache | ok | client CPU µs/req | ×net/http default | × per round | alloc KiB/req | allocs/req | handshakes | resumed |\n")
+	r.p("|---|---|--:|--:|--:|---|--:|--:|--:|--:|\n")
+	for _, rs := range rounds {
+		x := rs[0]
+		cache := sessions(x.Args)
+		var ok, hs, resumed int64
+		var per []string
+		for i, y := range rs {
+			ok, hs, resumed = ok+y.Done, hs+y.Handshakes, resumed+y.Resumed
+			per = append(per, fmt.Sprintf("%.2f", ratio(y.CPUPerReqUS, netRound[i])))
+			if y.Err != "" {
+				x = y // errNote shows the first round that failed
+			}
 		}
 		res := 0.0
-		if x.Handshakes > 0 {
-			res = 100 * float64(x.Resumed) / float64(x.Handshakes)
+		if hs > 0 {
+			res = 100 * float64(resumed) / float64(hs)
 		}
-		r.p("| %s%s | %s | %d | **%.0f** | %.2f | %d | %.0f %% |\n", x.Args.Client, errNote(x), cache, x.Done, x.CPUPerReqUS, ratio(x.CPUPerReqUS, netDefault), x.Handshakes, res)
+		c := med(rs, cpu)
+		r.p("| %s%s | %s | %d | **%.0f** | %.2f | %s | %.1f | %.0f | %d | %.0f %% |\n", x.Args.Client, errNote(x), cache, ok, c, ratio(c, netDefault),
+			strings.Join(per, ", "), med(rs, func(y childResult) float64 { return y.AllocPerReqKB }),
+			med(rs, func(y childResult) float64 { return y.MallocsPerReq }), hs, res)
 	}
 }
 
