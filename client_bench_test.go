@@ -54,9 +54,13 @@ func helloServer(t testing.TB) *testserver.Counting {
 }
 
 // BenchmarkDo is a GET with a 13-byte body through a warm pool.
-func BenchmarkDo(b *testing.B) {
+func BenchmarkDo(b *testing.B) { benchDo(b, asynchttp.Config{}) }
+
+// benchDo measures Do of one GET after another against a canned server,
+// through a Client made with cfg.
+func benchDo(b *testing.B, cfg asynchttp.Config) {
 	srv := cannedServer(b)
-	c := asynchttp.New(asynchttp.Config{})
+	c := asynchttp.New(cfg)
 	defer c.Close()
 	req := asynchttp.AcquireRequest()
 	resp := asynchttp.AcquireResponse()
@@ -83,19 +87,7 @@ func BenchmarkDoWithHostPolicy(b *testing.B) {
 		{"Adaptive", asynchttp.HostPolicy{Adaptive: true}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			srv := cannedServer(b)
-			c := asynchttp.New(asynchttp.Config{HostPolicy: func(string) asynchttp.HostPolicy { return bc.pol }})
-			defer c.Close()
-			req := asynchttp.AcquireRequest()
-			resp := asynchttp.AcquireResponse()
-			req.SetRequestURI(srv.URL() + "/")
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := c.Do(ctx, req, resp); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchDo(b, asynchttp.Config{HostPolicy: func(string) asynchttp.HostPolicy { return bc.pol }})
 		})
 	}
 }

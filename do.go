@@ -88,9 +88,10 @@ func (c *Client) begin(req *Request, hreq *http.Request) error {
 	return c.chooseProxy(req, hreq)
 }
 
-// mayRetry reports whether a request that failed with err on cn may go out
-// again on a new connection; it rewinds the body when it does.
-func (c *Client) mayRetry(cn *conn, req *Request, err error) bool {
+// mayRetryStale reports whether a request that failed with err on cn (a
+// reused conn the server had closed) may go out again on a new connection;
+// it rewinds the body when it does.
+func (c *Client) mayRetryStale(cn *conn, req *Request, err error) bool {
 	return cn.Reused() && errors.Is(err, ErrServerClosedConn) &&
 		req.isIdempotent() && req.canReplay() && req.rewindBody() == nil
 }

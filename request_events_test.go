@@ -186,20 +186,8 @@ func TestRequestEventsSurviveAPanickingHook(t *testing.T) {
 }
 
 func BenchmarkDoWithRequestEvents(b *testing.B) {
-	srv := cannedServer(b)
-	c := asynchttp.New(asynchttp.Config{Events: asynchttp.Events{
+	benchDo(b, asynchttp.Config{Events: asynchttp.Events{
 		RequestStart: func(asynchttp.RequestInfo) {},
 		RequestDone:  func(asynchttp.RequestInfo) {},
 	}})
-	defer c.Close()
-	req := asynchttp.AcquireRequest()
-	resp := asynchttp.AcquireResponse()
-	req.SetRequestURI(srv.URL() + "/")
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := c.Do(ctx, req, resp); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

@@ -172,9 +172,9 @@ func (r *hostRetries) counted(now time.Time) (requests, retries float64) {
 	return requests, retries
 }
 
-// mayRetry reports whether the host's budget has room for one more retry
+// takeBudget reports whether the host's budget has room for one more retry
 // now, and counts it when it has.
-func (r *hostRetries) mayRetry(budget float64, now time.Time) bool {
+func (r *hostRetries) takeBudget(budget float64, now time.Time) bool {
 	if budget > 0 {
 		requests, retries := r.counted(now)
 		if retries >= 1 && retries+1 > budget*requests {
@@ -230,7 +230,7 @@ func (h *hostState) takeRetry(budget float64, now time.Time) bool {
 	p := h.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return h.retry.mayRetry(budget, now)
+	return h.retry.takeBudget(budget, now)
 }
 
 // countStaleRetry counts a retry of a request that met a stale conn.
@@ -287,11 +287,11 @@ func (a *attempts) begin(turn *hostTurn) {
 
 // retryAfterError ends an attempt that failed with err on cn and reports
 // whether the request goes out again: once, on a new connection, when cn
-// was a reused one the server had closed (see mayRetry).
+// was a reused one the server had closed (see mayRetryStale).
 func (c *Client) retryAfterError(a *attempts, cn *conn, req *Request, err error, turn *hostTurn) bool {
 	h := turn.h
 	turn.done(0, err)
-	if a.stale || !c.mayRetry(cn, req, err) {
+	if a.stale || !c.mayRetryStale(cn, req, err) {
 		return false
 	}
 	a.stale, a.fresh = true, true

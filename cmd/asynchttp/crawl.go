@@ -199,18 +199,30 @@ func (cr *crawler) fetch(ctx context.Context, g *asynchttp.Group, it crawlItem) 
 		cr.send(ctx, g, it)
 		return
 	}
+	// Once the host's robots.txt is read, the answer needs no goroutine.
+	if ok, known := cr.robots.known(it.u); known {
+		cr.sendIfAllowed(ctx, g, it, ok, nil)
+		return
+	}
 	cr.robotsWait.Go(func() {
 		ok, err := cr.robots.allowed(ctx, it.u)
-		if err != nil || !ok {
-			if err == nil {
-				cr.disallowed.Add(1)
-				cr.record(pageRecord{URL: it.u.String(), Depth: it.depth, Error: "disallowed by robots.txt", ErrorKind: "robots"})
-			}
-			cr.fr.done(it)
-			return
-		}
-		cr.send(ctx, g, it)
+		cr.sendIfAllowed(ctx, g, it, ok, err)
 	})
+}
+
+// sendIfAllowed sends a page robots.txt allows; a disallowed one is
+// recorded as such, and one whose wait for robots.txt failed (the crawl
+// ends) is dropped.
+func (cr *crawler) sendIfAllowed(ctx context.Context, g *asynchttp.Group, it crawlItem, ok bool, err error) {
+	if err != nil || !ok {
+		if err == nil {
+			cr.disallowed.Add(1)
+			cr.record(pageRecord{URL: it.u.String(), Depth: it.depth, Error: "disallowed by robots.txt", ErrorKind: "robots"})
+		}
+		cr.fr.done(it)
+		return
+	}
+	cr.send(ctx, g, it)
 }
 
 // record writes a page's JSON record (crawl -json).

@@ -73,8 +73,31 @@ func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
+	return e.allows(u, r.agent), nil
+}
+
+// known reports, without waiting, whether the host's robots.txt lets the
+// crawl fetch u, when it has been read already (ok false: not yet).
+func (r *robots) known(u *url.URL) (allowed, ok bool) {
+	r.mu.Lock()
+	e := r.hosts[u.Scheme+"://"+hostPort(u)]
+	r.mu.Unlock()
+	if e == nil {
+		return false, false
+	}
+	select {
+	case <-e.ready:
+		return e.allows(u, r.agent), true
+	default:
+		return false, false
+	}
+}
+
+// allows applies a read robots.txt (allowing everything when there was
+// none to read) to u.
+func (e *robotsEntry) allows(u *url.URL, agent string) bool {
 	if e.data == nil {
-		return true, nil
+		return true
 	}
 	path := u.EscapedPath()
 	if path == "" {
@@ -83,7 +106,7 @@ func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
 	if u.RawQuery != "" {
 		path += "?" + u.RawQuery
 	}
-	return e.data.TestAgent(path, r.agent), nil
+	return e.data.TestAgent(path, agent)
 }
 
 // fetch reads origin's robots.txt.

@@ -51,6 +51,8 @@ func TestRobotsRulesAreReadOnceAndObeyed(t *testing.T) {
 	cases := map[string]bool{
 		"/": true, "/a/b?x=1": true, "/private": false, "/private/x": false, "/private/open/y": true,
 	}
+	_, known := r.known(mustURL(t, srv.url+"/"))
+	assert.False(t, known, "not read yet")
 	var wg sync.WaitGroup
 	for p, want := range cases {
 		for range 4 { // concurrent askers share one fetch
@@ -62,6 +64,11 @@ func TestRobotsRulesAreReadOnceAndObeyed(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	for p, want := range cases {
+		ok, known := r.known(mustURL(t, srv.url+p))
+		assert.True(t, known, "read once, known without waiting")
+		assert.Equal(t, want, ok, p)
+	}
 	assert.Equal(t, 1, srv.pathCount("/robots.txt"))
 	mu.Lock()
 	assert.Equal(t, map[string]time.Duration{"http://" + srv.addr: 2 * time.Second}, delays)

@@ -154,11 +154,13 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 		if sc.tls {
 			variants = []childArgs{{Client: cAsync}, {Client: cAsync, HS: -1}, {Client: cAsync, NoCache: true}, {Client: cNet}, {Client: cNet, Cache: true}, {Client: cFast}, {Client: cFast, Cache: true}}
 		}
-		// Interleaved rounds: the free space left in the heap's spans
-		// varies from run to run, so the table gives medians.
+		// Interleaved rounds, each starting with another variant: the
+		// free space left in the heap's spans varies from run to run, so
+		// the table gives medians.
 		rows := make([][]childResult, len(variants))
-		for range rounds {
-			for i, v := range variants {
+		for r := range rounds {
+			for _, i := range rotated(len(variants), r) {
+				v := variants[i]
 				v.Scenario, v.N, v.TLS = "conns", sc.n, sc.tls
 				r, err := child(v)
 				if err != nil {
@@ -193,14 +195,16 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 	}
 	if want["churn"] {
 		// Interleaved rounds: this machine's speed drifts, so each round
-		// runs every client once and the table gives medians.
+		// runs every client once (starting with another each time) and
+		// the table gives medians.
 		variants := []struct {
 			c     string
 			cache bool
 		}{{cAsync, false}, {cAsync, true}, {cNet, false}, {cNet, true}, {cFast, false}}
 		rows := make([][]childResult, len(variants))
-		for range rounds {
-			for i, v := range variants {
+		for round := range rounds {
+			for _, i := range rotated(len(variants), round) {
+				v := variants[i]
 				r, err := child(childArgs{Client: v.c, Scenario: "churn", N: churn, Conc: 4, TLS: true, Cache: v.cache})
 				if err != nil {
 					return err
@@ -216,4 +220,14 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 		return os.WriteFile(out, []byte(md), 0o644)
 	}
 	return nil
+}
+
+// rotated returns 0..n-1 starting at round mod n: each round starts with
+// another variant, so that none always runs first.
+func rotated(n, round int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = (round + i) % n
+	}
+	return idx
 }
