@@ -108,7 +108,7 @@ func (r *report) crawl(title string, rows []childResult) {
 
 func (r *report) churn(n int, rounds [][]childResult) {
 	nr := len(rounds[0])
-	r.p("\n### TLS churn: %d HTTPS GETs, c=4, a new connection per request (server answers Connection: close); resumed counted server-side (ConnectionState.DidResume); median of %d interleaved rounds (each round runs every row once)\n\n", n, nr)
+	r.p("\n### TLS churn: %d HTTPS GETs, c=4, a new connection per request (server answers Connection: close); resumed counted server-side (ConnectionState.DidResume); %d interleaved rounds (each runs every row once): CPU and allocations are medians, the ratio is the median of the rounds' ratios (each row against net/http's default in the same round)\n\n", n, nr)
 	med := func(rs []childResult, f func(childResult) float64) float64 {
 		v := make([]float64, len(rs))
 		for i, x := range rs {
@@ -118,11 +118,9 @@ func (r *report) churn(n int, rounds [][]childResult) {
 		return v[len(v)/2]
 	}
 	cpu := func(x childResult) float64 { return x.CPUPerReqUS }
-	var netDefault float64
 	netRound := make([]float64, nr)
 	for _, rs := range rounds {
 		if rs[0].Args.Client == cNet && !rs[0].Args.Cache {
-			netDefault = med(rs, cpu)
 			for i, x := range rs {
 				netRound[i] = x.CPUPerReqUS
 			}
@@ -135,9 +133,11 @@ func (r *report) churn(n int, rounds [][]childResult) {
 		cache := sessions(x.Args)
 		var ok, hs, resumed int64
 		var per []string
+		ratios := make([]float64, len(rs))
 		for i, y := range rs {
 			ok, hs, resumed = ok+y.Done, hs+y.Handshakes, resumed+y.Resumed
-			per = append(per, fmt.Sprintf("%.2f", ratio(y.CPUPerReqUS, netRound[i])))
+			ratios[i] = ratio(y.CPUPerReqUS, netRound[i])
+			per = append(per, fmt.Sprintf("%.2f", ratios[i]))
 			if y.Err != "" {
 				x = y // errNote shows the first round that failed
 			}
@@ -146,8 +146,8 @@ func (r *report) churn(n int, rounds [][]childResult) {
 		if hs > 0 {
 			res = 100 * float64(resumed) / float64(hs)
 		}
-		c := med(rs, cpu)
-		r.p("| %s%s | %s | %d | **%.0f** | %.2f | %s | %.1f | %.0f | %d | %.0f %% |\n", x.Args.Client, errNote(x), cache, ok, c, ratio(c, netDefault),
+		sort.Float64s(ratios)
+		r.p("| %s%s | %s | %d | %.0f | **%.2f** | %s | %.1f | %.0f | %d | %.0f %% |\n", x.Args.Client, errNote(x), cache, ok, med(rs, cpu), ratios[len(ratios)/2],
 			strings.Join(per, ", "), med(rs, func(y childResult) float64 { return y.AllocPerReqKB }),
 			med(rs, func(y childResult) float64 { return y.MallocsPerReq }), hs, res)
 	}
