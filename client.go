@@ -97,8 +97,10 @@ type Config struct {
 	// with Go's default hybrid key exchange) until the server answers, and
 	// a burst of new HTTPS connections otherwise starts them all at once:
 	// the cap bounds that memory (and the heap fragmentation it leaves
-	// behind) without slowing the burst, whose handshakes queue for the
-	// CPU anyway. A new connection waits for a slot after its TCP connect,
+	// behind). It does not slow a burst whose handshakes queue for the
+	// CPU anyway; over long round trips, a burst past the cap waits for
+	// earlier handshakes to end. A new connection waits for a slot after
+	// its TCP connect (an https proxy's handshake takes a slot too),
 	// within its context and TLSHandshakeTimeout (Close ends the wait);
 	// Stats counts such waits (HandshakeWaits, HandshakeWaitTime). Zero
 	// means DefaultHandshakesPerCPU per CPU, at least MinDefaultHandshakes
