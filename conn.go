@@ -26,23 +26,29 @@ type conn struct {
 	pool.Entry
 
 	nc net.Conn
-	// br and bw are lent from readerPool and writerPool while the conn is
-	// in use, and given back when it goes idle (and bw once a request is
-	// flushed): an idle conn holds no buffer. Nil when not lent.
-	br        *bufio.Reader
-	bw        *bufio.Writer
-	tgt       *dialTarget   // what it was dialed for: host, TLS, proxy
-	fd        int           // the socket, for the liveness check; -1 when unavailable
-	isTLS     bool          // TLS on the socket (to the host or to an https proxy)
-	peekAfter time.Duration // idle at least this long: peek at the socket before reuse
+	// br (with the reader of the body being read) and bw are lent from
+	// the free lists while the conn is in use, and given back when it
+	// goes idle (and bw once a request is flushed): an idle conn holds no
+	// buffer. Nil when not lent.
+	br    *connReader
+	bw    *bufio.Writer
+	tgt   *dialTarget // what it was dialed for: host, TLS, proxy; its peekAfter
+	fd    int32       // the socket, for the liveness check; -1 when unavailable
+	isTLS bool        // TLS on the socket (to the host or to an https proxy)
 
 	// Owned by the caller using the conn.
-	body     bodyReader
-	deadline time.Time // the deadline now set on nc
 	peekBuf  [1]byte
+	deadline time.Time // the deadline now set on nc
 	// watch is interrupt as a func value for context.AfterFunc, made at
 	// the first exchange under a context that can end.
 	watch func()
+}
+
+// connReader is a conn's read buffer and the reader of the response body
+// it is on, lent together: an idle conn holds neither.
+type connReader struct {
+	bufio.Reader
+	body bodyReader
 }
 
 var _ pool.Conn = (*conn)(nil)
@@ -59,21 +65,22 @@ const connBufSize = 4096
 const freeBuffers = 64
 
 var (
-	freeReaders = make(chan *bufio.Reader, freeBuffers)
+	freeReaders = make(chan *connReader, freeBuffers)
 	freeWriters = make(chan *bufio.Writer, freeBuffers)
-	readerPool  sync.Pool // *bufio.Reader of connBufSize, past the free list
+	readerPool  sync.Pool // *connReader of connBufSize, past the free list
 	writerPool  sync.Pool // *bufio.Writer of connBufSize, past the free list
 )
 
-func newReader(nc net.Conn) *bufio.Reader {
-	var br *bufio.Reader
+func newReader(nc net.Conn) *connReader {
+	var br *connReader
 	select {
 	case br = <-freeReaders:
 	default:
-		br, _ = readerPool.Get().(*bufio.Reader)
+		br, _ = readerPool.Get().(*connReader)
 	}
 	if br == nil {
-		return bufio.NewReaderSize(nc, connBufSize)
+		br = &connReader{Reader: *bufio.NewReaderSize(nc, connBufSize)}
+		return br
 	}
 	br.Reset(nc)
 	return br
@@ -93,9 +100,11 @@ func newWriter(nc net.Conn) *bufio.Writer {
 	return bw
 }
 
-// putReader gives a read buffer back; its bytes are dropped.
-func putReader(br *bufio.Reader) {
+// putReader gives a read buffer back; its bytes and its body reader's
+// state are dropped.
+func putReader(br *connReader) {
 	br.Reset(nil)
+	br.body = bodyReader{}
 	select {
 	case freeReaders <- br:
 	default:
@@ -147,16 +156,14 @@ func (c *conn) recycleBuffers() {
 		c.br = nil
 	}
 	c.putWriter()
-	c.body = bodyReader{}
 }
 
-func newConn(nc net.Conn, t *dialTarget, peekAfter time.Duration) *conn {
+func newConn(nc net.Conn, t *dialTarget) *conn {
 	c := &conn{
-		nc:        nc,
-		tgt:       t,
-		isTLS:     t.tls || (t.proxy != nil && t.proxy.Scheme == "https"),
-		fd:        -1,
-		peekAfter: peekAfter,
+		nc:    nc,
+		tgt:   t,
+		isTLS: t.tls || (t.proxy != nil && t.proxy.Scheme == "https"),
+		fd:    -1,
 	}
 	under := nc
 	if tc, ok := nc.(*tls.Conn); ok {
@@ -164,7 +171,7 @@ func newConn(nc net.Conn, t *dialTarget, peekAfter time.Duration) *conn {
 	}
 	if sc, ok := under.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
-			raw.Control(func(fd uintptr) { c.fd = int(fd) })
+			raw.Control(func(fd uintptr) { c.fd = int32(fd) })
 		}
 	}
 	return c
@@ -240,7 +247,7 @@ func (c *conn) Alive() bool {
 	if c.br != nil && c.br.Buffered() > 0 {
 		return false // bytes nobody asked for: reading them as a response would desync
 	}
-	if c.fd < 0 || c.IdleTime() < c.peekAfter {
+	if c.fd < 0 || c.IdleTime() < c.tgt.peekAfter {
 		return true
 	}
 	return c.peek()

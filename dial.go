@@ -23,10 +23,11 @@ type dialTarget struct {
 	addr       string // host:port to dial (through the proxy, if any)
 	tls        bool
 	serverName string
-	proxy      *url.URL // nil: direct
-	proxyAuth  string   // Proxy-Authorization for plain HTTP proxying
-	addrs      *addrSet // resolved addresses, shared by the targets of one name
-	direct     []string // the one address to dial when there is nothing to resolve
+	proxy      *url.URL      // nil: direct
+	proxyAuth  string        // Proxy-Authorization for plain HTTP proxying
+	addrs      *addrSet      // resolved addresses, shared by the targets of one name
+	direct     []string      // the one address to dial when there is nothing to resolve
+	peekAfter  time.Duration // a conn idle at least this long is peeked at before reuse (conn.Alive)
 
 	tlsOnce sync.Once
 	tlsCfg  *tls.Config // made at the first handshake, shared by every conn of the target
@@ -98,6 +99,7 @@ func (d *dialer) target(key string, req *Request) *dialTarget {
 		tls:        req.isTLS(),
 		serverName: req.serverName(),
 		proxy:      req.proxy,
+		peekAfter:  d.lim.peekAfter,
 	}
 	if t.proxy != nil && (t.proxy.Scheme == "http" || t.proxy.Scheme == "https") {
 		t.proxyAuth = basicAuth(t.proxy)
@@ -130,7 +132,7 @@ func (d *dialer) dial(ctx context.Context, k *pool.Key) (pool.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newConn(nc, t, d.lim.peekAfter), nil
+	return newConn(nc, t), nil
 }
 
 func (d *dialer) dialConn(ctx context.Context, t *dialTarget) (net.Conn, error) {

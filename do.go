@@ -60,8 +60,8 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 			}
 			continue
 		}
-		cn.body.reset(cn.br, ex.framing, c.pool.lim.maxBody, &resp.Trailer)
-		resp.body, err = cn.body.appendTo(resp.body[:0])
+		cn.br.body.reset(&cn.br.Reader, ex.framing, c.pool.lim.maxBody, &resp.Trailer)
+		resp.body, err = cn.br.body.appendTo(resp.body[:0])
 		if err != nil {
 			err = bodyErr(ctx, ex, err)
 		}
@@ -156,7 +156,7 @@ func (c *Client) finish(ctx context.Context, ex exchange, ok bool) {
 		c.pool.closeConn(ex.cn, CloseCanceled)
 	case bodyCut:
 		c.pool.closeConn(ex.cn, CloseNotReusable)
-	case ex.framing.close || (ex.framing.mode != framingNone && !ex.cn.body.done()):
+	case ex.framing.close || (ex.framing.mode != framingNone && !ex.cn.br.body.done()):
 		why := ex.retire // our own Connection: close
 		if why == numCloseReasons {
 			why = CloseNotReusable
@@ -199,7 +199,7 @@ func bodyErr(ctx context.Context, ex exchange, err error) error {
 func drain(ctx context.Context, ex exchange) bool {
 	cn := ex.cn
 	cn.setReadDeadline(ctx, time.Now().Add(DrainTimeout))
-	ok := cn.body.discard(MaxDrainBytes)
+	ok := cn.br.body.discard(MaxDrainBytes)
 	if ok {
 		dl, _ := ctx.Deadline()
 		cn.setDeadline(ctx, dl)

@@ -140,7 +140,7 @@ func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h 
 			headRead, err = true, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	ex.cn.body.reset(ex.cn.br, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
+	ex.cn.br.body.reset(&ex.cn.br.Reader, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
 	if h.OnStatus(resp) == Abort || h.OnHeaders(resp) == Abort {
 		ended = true
 		c.abandon(ctx, ex)
@@ -150,7 +150,7 @@ func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h 
 		bp := partPool.Get().(*[]byte)
 		defer partPool.Put(bp)
 		for {
-			n, rerr := ex.cn.body.Read(*bp)
+			n, rerr := ex.cn.br.body.Read(*bp)
 			if n > 0 && h.OnBodyPart((*bp)[:n]) == Abort {
 				ended = true
 				if rerr == io.EOF {

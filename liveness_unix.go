@@ -9,7 +9,7 @@ import "syscall"
 // peek looks at the socket without blocking and without consuming
 // anything, and reports whether the conn may be reused.
 func (c *conn) peek() bool {
-	n, _, err := syscall.Recvfrom(c.fd, c.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	n, _, err := syscall.Recvfrom(int(c.fd), c.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	switch {
 	case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK:
 		return true // nothing to read: open and quiet

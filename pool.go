@@ -3,7 +3,6 @@
 package asynchttp
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http/httptrace"
@@ -210,7 +209,7 @@ func (p *connPool) discardConn(c *conn) {
 // socket open and its read buffer to the caller (a protocol upgrade): its
 // slots are free from now on, and it counts as closed with CloseUpgraded.
 // It returns the read buffer, which may hold bytes past the response head.
-func (p *connPool) handOver(c *conn) *bufio.Reader {
+func (p *connPool) handOver(c *conn) *connReader {
 	p.core.Detach(&c.Entry, pool.Upgraded)
 	br := c.br
 	c.br = nil

@@ -134,7 +134,7 @@ func (c *Client) exchangeHead(ctx context.Context, cn *conn, req *Request, resp 
 				}
 				on1xx = trace1xx(trace)
 			}
-			ex.framing, err = readResponseHead(cn.br, resp, c.pool.lim.maxHeader, req.isHead(), on1xx)
+			ex.framing, err = readResponseHead(&cn.br.Reader, resp, c.pool.lim.maxHeader, req.isHead(), on1xx)
 		}
 	}
 	if err != nil {
@@ -266,7 +266,7 @@ func (c *Client) readHeadOnContinue(ctx context.Context, cn *conn, req *Request,
 		trace.GotFirstResponseByte()
 	}
 	traced := trace1xx(trace)
-	f, err = readResponseHead(cn.br, resp, c.pool.lim.maxHeader, req.isHead(), func(code int, h *Header) error {
+	f, err = readResponseHead(&cn.br.Reader, resp, c.pool.lim.maxHeader, req.isHead(), func(code int, h *Header) error {
 		if traced != nil {
 			if err := traced(code, h); err != nil {
 				return err

@@ -49,7 +49,7 @@ func (b *respBody) Read(p []byte) (int, error) {
 	b.reading = true
 	b.mu.Unlock()
 
-	n, err := b.ex.cn.body.Read(p)
+	n, err := b.ex.cn.br.body.Read(p)
 
 	b.mu.Lock()
 	b.reading = false

@@ -4,7 +4,6 @@
 package asynchttp
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -191,7 +190,7 @@ func (c *Client) upgrade(ctx context.Context, hreq *http.Request, ex exchange, r
 // closes it; CloseWrite half-closes it where the connection can.
 type upgradedConn struct {
 	net.Conn
-	br *bufio.Reader // until its buffered bytes are read; then nil
+	br *connReader // until its buffered bytes are read; then nil
 }
 
 var _ io.ReadWriteCloser = (*upgradedConn)(nil)

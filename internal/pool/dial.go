@@ -44,7 +44,7 @@ func (p *Pool) dial(ctx context.Context, k *Key, gen uint64) (*Entry, error) {
 			// Conns made together must not all retire together.
 			life -= time.Duration(p.cfg.Jitter * p.cfg.Rand() * float64(life))
 		}
-		e.retireAt = e.createdAt.Add(life)
+		e.retireAt = max(life, 1) // zero means never
 	}
 	p.mu.Lock()
 	reserved = false

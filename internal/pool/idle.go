@@ -8,7 +8,7 @@ import "time"
 // in the pool-wide LRU list.
 func (p *Pool) pushIdleLocked(e *Entry, now time.Time) {
 	k := e.key
-	e.idleSince = now
+	e.idleAt = now.Sub(e.createdAt)
 	e.state = stateIdle
 	k.inUse--
 	k.idle.pushBack(e, hostLinks)
@@ -27,14 +27,14 @@ func (p *Pool) unlinkIdleLocked(e *Entry) {
 // its lifetime, or idle longer than IdleTimeout or than the peer keeps
 // idle conns (KeepAlive) — or returns NumReasons.
 func (p *Pool) expiredBy(e *Entry, now time.Time) Reason {
-	if !e.retireAt.IsZero() && !now.Before(e.retireAt) {
+	if e.retiredAt(now) {
 		return Lifetime
 	}
 	limit := p.cfg.IdleTimeout
 	if e.KeepAlive > 0 && (limit == 0 || e.KeepAlive < limit) {
 		limit = e.KeepAlive
 	}
-	if limit > 0 && now.Sub(e.idleSince) >= limit {
+	if limit > 0 && e.idleFor(now) >= limit {
 		return IdleTimeout
 	}
 	return NumReasons
@@ -60,7 +60,7 @@ func (p *Pool) takeIdleLocked(k *Key, now time.Time, stale *[]*Entry) *Entry {
 		p.reused++
 		e.state = stateInUse
 		e.reused = true
-		e.wasIdle, e.idleTime = true, now.Sub(e.idleSince)
+		e.wasIdle, e.idleTime = true, e.idleFor(now)
 		return e
 	}
 	return nil

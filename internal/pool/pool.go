@@ -367,7 +367,7 @@ func (p *Pool) LastRequest(e *Entry) Reason {
 		return Drained
 	case p.cfg.MaxRequests > 0 && e.Requests+1 >= p.cfg.MaxRequests:
 		return MaxRequests
-	case !e.retireAt.IsZero() && !time.Now().Before(e.retireAt):
+	case e.retiredAt(time.Now()):
 		return Lifetime
 	}
 	return NumReasons
@@ -388,7 +388,7 @@ func (p *Pool) Release(e *Entry) (kept bool) {
 		why = Drained
 	case p.cfg.MaxRequests > 0 && e.Requests >= p.cfg.MaxRequests:
 		why = MaxRequests
-	case !e.retireAt.IsZero() && !now.Before(e.retireAt):
+	case e.retiredAt(now):
 		why = Lifetime
 	case k.overCapLocked(p):
 		why = OverCap // its cap was lowered, or it was dialed past it: it retires as it comes back
