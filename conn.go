@@ -51,6 +51,12 @@ type connReader struct {
 	body bodyReader
 }
 
+// startBody readies r.body to read a body framed by f from r (see
+// bodyReader.reset).
+func (r *connReader) startBody(f bodyFraming, max int64, trailer *Header) {
+	r.body.reset(&r.Reader, f, max, trailer)
+}
+
 var _ pool.Conn = (*conn)(nil)
 
 const connBufSize = 4096

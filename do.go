@@ -60,7 +60,7 @@ func (c *Client) Do(ctx context.Context, req *Request, resp *Response) (err erro
 			}
 			continue
 		}
-		cn.br.body.reset(&cn.br.Reader, ex.framing, c.pool.lim.maxBody, &resp.Trailer)
+		cn.br.startBody(ex.framing, c.pool.lim.maxBody, &resp.Trailer)
 		resp.body, err = cn.br.body.appendTo(resp.body[:0])
 		if err != nil {
 			err = bodyErr(ctx, ex, err)

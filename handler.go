@@ -140,7 +140,7 @@ func (c *Client) doHandler(ctx context.Context, req *Request, resp *Response, h 
 			headRead, err = true, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	ex.cn.br.body.reset(&ex.cn.br.Reader, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
+	ex.cn.br.startBody(ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
 	if h.OnStatus(resp) == Abort || h.OnHeaders(resp) == Abort {
 		ended = true
 		c.abandon(ctx, ex)

@@ -266,7 +266,7 @@ func (c *Client) sleep(ctx context.Context, d time.Duration, op string) error {
 // retry): its body is drained so that the conn may be reused, or the conn
 // is closed.
 func (c *Client) dropResponse(ctx context.Context, ex exchange, resp *Response) {
-	ex.cn.br.body.reset(&ex.cn.br.Reader, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
+	ex.cn.br.startBody(ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
 	c.abandon(ctx, ex)
 }
 

@@ -258,7 +258,7 @@ func (c *Client) toHTTP(ctx context.Context, hreq *http.Request, req *Request, e
 		hr.Body = http.NoBody
 		return hr, nil
 	}
-	ex.cn.br.body.reset(&ex.cn.br.Reader, ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
+	ex.cn.br.startBody(ex.framing, c.pool.lim.maxStreamBody, &resp.Trailer)
 	hr.Body = b
 	if gz && listHasToken([]byte(hr.Header.Get("Content-Encoding")), "gzip") {
 		hr.Header.Del("Content-Encoding")
