@@ -6,7 +6,6 @@
 package asynchttp_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,6 +13,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -66,11 +66,11 @@ func newGatedTLSServer(t *testing.T) (*gatedTLSServer, *tls.Config) {
 	roots := x509.NewCertPool()
 	roots.AddCert(cert)
 	s := &gatedTLSServer{
-		cfg:     &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
 		release: make(chan struct{}),
 		open:    make(chan struct{}),
 		stop:    make(chan struct{}),
 	}
+	s.cfg = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, GetConfigForClient: s.hello}
 	t.Cleanup(func() { close(s.stop) })
 	return s, &tls.Config{RootCAs: roots, ServerName: "gated.test"}
 }
@@ -80,19 +80,17 @@ func (s *gatedTLSServer) dial(ctx context.Context, network, addr string) (net.Co
 	return p.dial(ctx, network, addr)
 }
 
-// bufferedConn reads through br (which may hold bytes already read).
-type bufferedConn struct {
-	net.Conn
-	br *bufio.Reader
+func (s *gatedTLSServer) serve(nc net.Conn) {
+	tc := tls.Server(nc, s.cfg)
+	if err := tc.Handshake(); err != nil {
+		return
+	}
+	serveOK(nil)(tc)
 }
 
-func (c bufferedConn) Read(p []byte) (int, error) { return c.br.Read(p) }
-
-func (s *gatedTLSServer) serve(nc net.Conn) {
-	br := bufio.NewReader(nc)
-	if _, err := br.Peek(1); err != nil {
-		return // the client hung up before its ClientHello
-	}
+// hello counts a ClientHello that arrived and holds its handshake until
+// the test lets it go on (tls.Config.GetConfigForClient).
+func (s *gatedTLSServer) hello(*tls.ClientHelloInfo) (*tls.Config, error) {
 	s.mu.Lock()
 	s.hellos++
 	s.mu.Unlock()
@@ -100,13 +98,9 @@ func (s *gatedTLSServer) serve(nc net.Conn) {
 	case <-s.release:
 	case <-s.open:
 	case <-s.stop:
-		return
+		return nil, errors.New("test over")
 	}
-	tc := tls.Server(bufferedConn{nc, br}, s.cfg)
-	if err := tc.Handshake(); err != nil {
-		return
-	}
-	serveOK(nil)(tc)
+	return nil, nil // the server's own config
 }
 
 // helloCount returns the ClientHellos received.
