@@ -380,13 +380,19 @@ func debugSnap(a childArgs, base, infl, idle snap) {
 	fmt.Fprintf(os.Stderr, "%s tls=%v: live KiB/conn in flight %.1f idle %.1f; in use in flight %.1f idle %.1f\n", a.Client, a.TLS,
 		perConnKiB(base.HeapAlloc, infl.HeapAlloc, n), perConnKiB(base.HeapAlloc, idle.HeapAlloc, n),
 		perConnKiB(base.HeapInuse, infl.HeapInuse, n), perConnKiB(base.HeapInuse, idle.HeapInuse, n))
-	name := strings.NewReplacer("/", "").Replace(a.Client)
-	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-tls%v-cache%v.heap", name, a.TLS, a.Cache)))
+	f, err := os.Create(debugPath(dir, a, "heap"))
 	if err != nil {
 		return
 	}
 	defer f.Close()
 	pprof.Lookup("heap").WriteTo(f, 0)
+}
+
+// debugPath names a profile of the child a in dir: one file per client,
+// scenario and variant, so that no row's profile overwrites another's.
+func debugPath(dir string, a childArgs, ext string) string {
+	name := fmt.Sprintf("%s-%s-tls%v-cache%v-nocache%v-hs%d.%s", strings.ReplaceAll(a.Client, "/", ""), a.Scenario, a.TLS, a.Cache, a.NoCache, a.HS, ext)
+	return filepath.Join(dir, name)
 }
 
 // cpuProfile, with MEMBENCH_DEBUG set to a directory, profiles the CPU of a
@@ -396,8 +402,7 @@ func cpuProfile(a childArgs) func() {
 	if dir == "" {
 		return func() {}
 	}
-	name := strings.NewReplacer("/", "").Replace(a.Client)
-	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-cache%v.cpu", name, a.Scenario, a.Cache)))
+	f, err := os.Create(debugPath(dir, a, "cpu"))
 	if err != nil {
 		return func() {}
 	}
@@ -408,7 +413,7 @@ func cpuProfile(a childArgs) func() {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
-		if h, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-cache%v.allocs", name, a.Scenario, a.Cache))); err == nil {
+		if h, err := os.Create(debugPath(dir, a, "allocs")); err == nil {
 			pprof.Lookup("allocs").WriteTo(h, 0)
 			h.Close()
 		}

@@ -38,6 +38,13 @@ func sessions(a childArgs) string {
 	return "default (none)"
 }
 
+// medianOf returns the median of v (the upper one of an even count); v is
+// sorted in place.
+func medianOf(v []float64) float64 {
+	sort.Float64s(v)
+	return v[len(v)/2]
+}
+
 // median returns the row of rs whose f is the median.
 func median(rs []childResult, f func(childResult) float64) childResult {
 	s := append([]childResult(nil), rs...)
@@ -109,14 +116,7 @@ func (r *report) crawl(title string, rows []childResult) {
 func (r *report) churn(n int, rounds [][]childResult) {
 	nr := len(rounds[0])
 	r.p("\n### TLS churn: %d HTTPS GETs, c=4, a new connection per request (server answers Connection: close); resumed counted server-side (ConnectionState.DidResume); %d interleaved rounds (each runs every row once): CPU and allocations are medians, the ratio is the median of the rounds' ratios (each row against net/http's default in the same round)\n\n", n, nr)
-	med := func(rs []childResult, f func(childResult) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, x := range rs {
-			v[i] = f(x)
-		}
-		sort.Float64s(v)
-		return v[len(v)/2]
-	}
+	med := func(rs []childResult, f func(childResult) float64) float64 { return f(median(rs, f)) }
 	cpu := func(x childResult) float64 { return x.CPUPerReqUS }
 	netRound := make([]float64, nr)
 	for _, rs := range rounds {
@@ -146,8 +146,7 @@ func (r *report) churn(n int, rounds [][]childResult) {
 		if hs > 0 {
 			res = 100 * float64(resumed) / float64(hs)
 		}
-		sort.Float64s(ratios)
-		r.p("| %s%s | %s | %d | %.0f | **%.2f** | %s | %.1f | %.0f | %d | %.0f %% |\n", x.Args.Client, errNote(x), cache, ok, med(rs, cpu), ratios[len(ratios)/2],
+		r.p("| %s%s | %s | %d | %.0f | **%.2f** | %s | %.1f | %.0f | %d | %.0f %% |\n", x.Args.Client, errNote(x), cache, ok, med(rs, cpu), medianOf(ratios),
 			strings.Join(per, ", "), med(rs, func(y childResult) float64 { return y.AllocPerReqKB }),
 			med(rs, func(y childResult) float64 { return y.MallocsPerReq }), hs, res)
 	}
