@@ -50,7 +50,7 @@ func newRobots(c *asynchttp.Client, agent string, onDelay func(string, time.Dura
 // failure is what the crawl reports. It waits for the host's robots.txt
 // within ctx.
 func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
-	origin := u.Scheme + "://" + hostPort(u)
+	origin := originOf(u)
 	r.mu.Lock()
 	e := r.hosts[origin]
 	first := e == nil
@@ -80,7 +80,7 @@ func (r *robots) allowed(ctx context.Context, u *url.URL) (bool, error) {
 // crawl fetch u, when it has been read already (ok false: not yet).
 func (r *robots) known(u *url.URL) (allowed, ok bool) {
 	r.mu.Lock()
-	e := r.hosts[u.Scheme+"://"+hostPort(u)]
+	e := r.hosts[originOf(u)]
 	r.mu.Unlock()
 	if e == nil {
 		return false, false
@@ -92,6 +92,9 @@ func (r *robots) known(u *url.URL) (allowed, ok bool) {
 		return false, false
 	}
 }
+
+// originOf is the "scheme://host:port" whose robots.txt governs u.
+func originOf(u *url.URL) string { return u.Scheme + "://" + hostPort(u) }
 
 // allows applies a read robots.txt (allowing everything when there was
 // none to read) to u.
