@@ -67,8 +67,10 @@ const connBufSize = 4096
 // free list comes first: unlike a sync.Pool it keeps what it holds across
 // garbage collections (and under the race detector, which makes a Pool
 // drop items at random), so that a busy loop of requests never allocates;
-// it holds at most freeBuffers of each (512 KiB in all).
-const freeBuffers = 64
+// it holds at most freeBuffers of each (128 KiB in all: a fixed cost that
+// an idle process keeps, so it covers a few loops, and more concurrent
+// requests share the sync.Pools behind it).
+const freeBuffers = 16
 
 var (
 	freeReaders = make(chan *connReader, freeBuffers)
