@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -180,7 +181,7 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 			}
 			rows = append(rows, r)
 		}
-		rep.crawl(fmt.Sprintf("Crawl: %d host names, one GET each, c=%d, IdleTimeout 2 s for every client, connections kept across hosts capped at %d (asynchttp MaxTotalConns and MaxIdleConns, net/http MaxIdleConns; fasthttp has no such cap, so it keeps every connection for 2 s); settled = 5 s after the crawl", hosts, conc, crawlCap), rows)
+		rep.crawl(fmt.Sprintf("Crawl: %d host names, one GET each, c=%d, IdleTimeout 2 s for every client, connections kept across hosts capped at %d (asynchttp MaxTotalConns and MaxIdleConns, net/http MaxIdleConns; fasthttp has no such cap, so it keeps every connection for 2 s); settled = 5 s after the crawl", hosts, conc, crawlCap), fmt.Sprintf("%d hosts", hosts), rows)
 	}
 	if want["zero"] {
 		var rows []childResult
@@ -191,7 +192,7 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 			}
 			rows = append(rows, r)
 		}
-		rep.crawl(fmt.Sprintf("Crawl with default settings: %d host names, c=%d; asynchttp zero Config, net/http DefaultTransport's settings; settled = 5 s after the crawl", zeroH, conc), rows)
+		rep.crawl(fmt.Sprintf("Crawl with default settings: %d host names, c=%d; asynchttp zero Config, net/http DefaultTransport's settings; settled = 5 s after the crawl", zeroH, conc), fmt.Sprintf("%d hosts, defaults", zeroH), rows)
 	}
 	if want["churn"] {
 		// Interleaved rounds: this machine's speed drifts, so each round
@@ -214,12 +215,18 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 		}
 		rep.churn(churn, rows)
 	}
-	md := rep.markdown(cmdline, time.Since(start))
+	took := time.Since(start)
+	md := rep.markdown(cmdline, took)
 	fmt.Print(md)
-	if out != "" {
-		return os.WriteFile(out, []byte(md), 0o644)
+	if out == "" {
+		return nil
 	}
-	return nil
+	if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
+		return err
+	}
+	// The chart goes beside the markdown, which links it.
+	sub := fmt.Sprintf("%s (%.0f s); %s, GOMAXPROCS %d; every client in its own process", cmdline, took.Seconds(), runtime.Version(), runtime.GOMAXPROCS(0))
+	return os.WriteFile(filepath.Join(filepath.Dir(out), chartFile), []byte(rep.ch.svg("What connections cost: asynchttp, net/http, fasthttp", sub)), 0o644)
 }
 
 // rotated returns 0..n-1 starting at round mod n: each round starts with

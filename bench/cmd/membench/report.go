@@ -8,7 +8,13 @@ import (
 	"time"
 )
 
-type report struct{ b strings.Builder }
+// chartFile is the chart's name, beside the markdown output.
+const chartFile = "memory.svg"
+
+type report struct {
+	b  strings.Builder
+	ch chart // the default rows' figures, for memory.svg
+}
 
 func (r *report) p(format string, args ...any) { fmt.Fprintf(&r.b, format, args...) }
 
@@ -88,6 +94,10 @@ func (r *report) conns(tlsOn bool, n int, rounds [][]childResult) {
 		if tlsOn {
 			col = " " + sessions(x.Args) + " |"
 		}
+		if a := x.Args; !a.Cache && !a.NoCache && a.HS == 0 {
+			r.ch.add("Per connection: heap+stack after GC", "KiB, median of the rounds", kind+" idle", a.Client, idle)
+			r.ch.add("Per connection: heap+stack after GC", "KiB, median of the rounds", kind+" in flight", a.Client, infl)
+		}
 		r.p("| %s%s |%s %.1f | %.1f | %.1f | **%.1f** | %.2f | %s | %.1f | %.2f | %.1f | %.1f | **%.1f** | %.2f | %.1f | %.2f | %.1f | %.1f | %.1f | %d | %d |\n",
 			x.Args.Client, errNote(x), col, x.IdleHeap, x.IdleLive, x.IdleStack, idle, ratio(idle, fastIdle), strings.Join(per, ", "), x.IdleRSS, x.IdleG,
 			x.InflHeap, x.InflStack, infl, ratio(infl, fastInfl), x.InflRSS, x.InflG, x.SetupPeakHeap, x.SetupHeapSys, x.SetupAlloc, x.SetupGCs, x.Conns)
@@ -95,7 +105,8 @@ func (r *report) conns(tlsOn bool, n int, rounds [][]childResult) {
 	r.p("\nIn flight includes the caller's goroutine per request (the harness's, the same for every client). Heap less live is free space inside the spans still in use: it moves with the garbage made while the connections were set up. Setup columns cover the sending of the N requests, per connection: HeapInuse at its peak, HeapSys (heap memory taken from the OS) at the end, bytes allocated, and the GC cycles run.\n")
 }
 
-func (r *report) crawl(title string, rows []childResult) {
+// crawl prints the rows of a crawl; label names it in the chart.
+func (r *report) crawl(title, label string, rows []childResult) {
 	r.p("\n### %s\n\n", title)
 	var netPeak, netSettled float64
 	var netFDs int
@@ -107,6 +118,8 @@ func (r *report) crawl(title string, rows []childResult) {
 	r.p("| client | ok | s | base heap MiB | peak heap MiB | ×net/http (peak−base) | heap at end MiB | settled heap MiB | ×net/http (settled−base) | peak fds | ×net/http | fds at end | settled fds |\n")
 	r.p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, x := range rows {
+		r.ch.add("Crawls: heap", "MiB", label+": peak", x.Args.Client, x.PeakHeap)
+		r.ch.add("Crawls: heap", "MiB", label+": settled", x.Args.Client, x.SettledHeap)
 		r.p("| %s%s | %d | %.1f | %.1f | **%.1f** | %.2f | %.1f | **%.1f** | %.2f | %d | %.2f | %d | %d |\n",
 			x.Args.Client, errNote(x), x.Done, x.Seconds, x.BaseHeap, x.PeakHeap, ratio(x.PeakHeap-x.BaseHeap, netPeak), x.EndHeap,
 			x.SettledHeap, ratio(x.SettledHeap-x.BaseHeap, netSettled), x.PeakFDs, ratio(float64(x.PeakFDs), float64(netFDs)), x.EndFDs, x.SettledFDs)
@@ -146,6 +159,11 @@ func (r *report) churn(n int, rounds [][]childResult) {
 		if hs > 0 {
 			res = 100 * float64(resumed) / float64(hs)
 		}
+		g := "default session setting"
+		if x.Args.Cache {
+			g = "tls.NewLRUClientSessionCache(0)"
+		}
+		r.ch.add("TLS churn: client CPU per request (a new connection each)", "µs, median of the rounds", g, x.Args.Client, med(rs, cpu))
 		r.p("| %s%s | %s | %d | %.0f | **%.2f** | %s | %.1f | %.0f | %d | %.0f %% |\n", x.Args.Client, errNote(x), cache, ok, med(rs, cpu), medianOf(ratios),
 			strings.Join(per, ", "), med(rs, func(y childResult) float64 { return y.AllocPerReqKB }),
 			med(rs, func(y childResult) float64 { return y.MallocsPerReq }), hs, res)
@@ -153,6 +171,6 @@ func (r *report) churn(n int, rounds [][]childResult) {
 }
 
 func (r *report) markdown(cmdline string, took time.Duration) string {
-	return fmt.Sprintf("# Memory and scale\n\nReproduce: `%s` (took %.0f s; %s, GOMAXPROCS %d, %d CPUs; server and client in separate processes, pinned with taskset when available).\n%s",
-		cmdline, took.Seconds(), runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), r.b.String())
+	return fmt.Sprintf("# Memory and scale\n\nReproduce: `%s` (took %.0f s; %s, GOMAXPROCS %d, %d CPUs; server and client in separate processes, pinned with taskset when available).\n\n![memory chart](%s)\n%s",
+		cmdline, took.Seconds(), runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), chartFile, r.b.String())
 }
