@@ -20,20 +20,21 @@ import (
 )
 
 type childArgs struct {
-	Client   string     `json:"client"`
-	Scenario string     `json:"scenario"` // conns, crawl, churn
-	N        int        `json:"n"`        // conns: connections; crawl: hosts; churn: requests
-	Conc     int        `json:"conc"`
-	TLS      bool       `json:"tls"`
-	Cache    bool       `json:"cache"`   // a tls.NewLRUClientSessionCache in the client's TLS config
-	NoCache  bool       `json:"nocache"` // asynchttp: DisableTLSSessionCache
-	HS       int        `json:"hs"`      // asynchttp: MaxConcurrentHandshakes (0: default)
-	Zero     bool       `json:"zero"`
-	Idle     string     `json:"idle"`   // crawl idle timeout
-	Settle   string     `json:"settle"` // crawl: wait after the crawl before the settled reading
-	Cap      int        `json:"cap"`    // crawl: connections kept across hosts (0: no cap)
-	CertFile string     `json:"cert"`
-	Srv      serverInfo `json:"srv"`
+	Client   string              `json:"client"`
+	Scenario string              `json:"scenario"` // conns, crawl, churn
+	N        int                 `json:"n"`        // conns: connections; crawl: hosts; churn: requests
+	Conc     int                 `json:"conc"`
+	TLS      bool                `json:"tls"`
+	Cache    bool                `json:"cache"`   // a tls.NewLRUClientSessionCache in the client's TLS config
+	NoCache  bool                `json:"nocache"` // asynchttp: DisableTLSSessionCache
+	HS       int                 `json:"hs"`      // asynchttp: MaxConcurrentHandshakes (0: default)
+	Zero     bool                `json:"zero"`
+	Idle     string              `json:"idle"`   // crawl idle timeout
+	Settle   string              `json:"settle"` // crawl: wait after the crawl before the settled reading
+	Cap      int                 `json:"cap"`    // crawl: connections kept across hosts (0: no cap)
+	Cert     string              `json:"cert"`   // HTTPS: the server's certificate (certSelf, certECDSA, certRSA)
+	Certs    map[string]certFile `json:"certs"`
+	Srv      serverInfo          `json:"srv"`
 }
 
 type childResult struct {
@@ -103,7 +104,8 @@ func childMain(argJSON string) {
 
 func baseURL(a childArgs, i int, path string) string {
 	if a.TLS {
-		return "https://127.0.0.1:" + strconv.Itoa(a.Srv.TLS[i%len(a.Srv.TLS)]) + path
+		ports := a.Srv.TLS[a.Cert]
+		return "https://127.0.0.1:" + strconv.Itoa(ports[i%len(ports)]) + path
 	}
 	return "http://127.0.0.1:" + strconv.Itoa(a.Srv.Plain[i%len(a.Srv.Plain)]) + path
 }
@@ -111,7 +113,7 @@ func baseURL(a childArgs, i int, path string) string {
 func roots(a childArgs) (o clientOpts, err error) {
 	o = clientOpts{name: a.Client}
 	if a.TLS {
-		o.roots, err = loadRoots(a.CertFile)
+		o.roots, err = loadRoots(a.Certs[a.Cert].Root)
 	}
 	return o, err
 }
@@ -391,7 +393,7 @@ func debugSnap(a childArgs, base, infl, idle snap) {
 // debugPath names a profile of the child a in dir: one file per client,
 // scenario and variant, so that no row's profile overwrites another's.
 func debugPath(dir string, a childArgs, ext string) string {
-	name := fmt.Sprintf("%s-%s-tls%v-cache%v-nocache%v-hs%d.%s", strings.ReplaceAll(a.Client, "/", ""), a.Scenario, a.TLS, a.Cache, a.NoCache, a.HS, ext)
+	name := fmt.Sprintf("%s-%s-tls%v-cert%s-cache%v-nocache%v-hs%d.%s", strings.ReplaceAll(a.Client, "/", ""), a.Scenario, a.TLS, a.Cert, a.Cache, a.NoCache, a.HS, ext)
 	return filepath.Join(dir, name)
 }
 

@@ -31,8 +31,7 @@ func main() {
 	var (
 		role     = flag.String("role", "", "internal: server or child")
 		argJSON  = flag.String("args", "", "internal: child arguments")
-		certFile = flag.String("cert", "", "internal: certificate file")
-		keyFile  = flag.String("key", "", "internal: key file")
+		certsArg = flag.String("certs", "", "internal: the server's certificate files")
 		quick    = flag.Bool("quick", false, "smaller counts (~1 min)")
 		conns    = flag.Int("conns", 5000, "connections for the idle/in-flight figures")
 		tlsConns = flag.Int("tlsconns", 0, "connections for the HTTPS figures (0: same as -conns)")
@@ -50,7 +49,7 @@ func main() {
 	flag.Parse()
 	switch *role {
 	case "server":
-		serveMain(*ports, *ports, *certFile, *keyFile)
+		serveMain(*ports, *ports, *certsArg)
 		return
 	case "child":
 		childMain(*argJSON)
@@ -93,11 +92,12 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cert, key, err := writeCert(dir)
+	certs, err := writeCerts(dir)
 	if err != nil {
 		return err
 	}
-	sargs := pin(pinOn, "0", []string{self, "-role", "server", "-ports", fmt.Sprint(ports), "-cert", cert, "-key", key})
+	certsJSON, _ := json.Marshal(certs)
+	sargs := pin(pinOn, "0", []string{self, "-role", "server", "-ports", fmt.Sprint(ports), "-certs", string(certsJSON)})
 	srv := exec.Command(sargs[0], sargs[1:]...)
 	srv.Stderr = os.Stderr
 	stdin, err := srv.StdinPipe()
@@ -123,7 +123,7 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 	go io.Copy(io.Discard, stdout)
 
 	child := func(a childArgs) (childResult, error) {
-		a.CertFile, a.Srv = cert, si
+		a.Certs, a.Srv = certs, si
 		b, _ := json.Marshal(a)
 		args := pin(pinOn, "1", []string{self, "-role", "child", "-args", string(b)})
 		cmd := exec.Command(args[0], args[1:]...)
@@ -133,7 +133,7 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 		if jerr := json.Unmarshal(o, &r); jerr != nil {
 			return r, fmt.Errorf("child %s %s: %v (%v)", a.Client, a.Scenario, jerr, err)
 		}
-		fmt.Fprintf(os.Stderr, "  %s %s n=%d tls=%v cache=%v nocache=%v zero=%v: done %.0fs\n", a.Client, a.Scenario, a.N, a.TLS, a.Cache, a.NoCache, a.Zero, time.Since(start).Seconds())
+		fmt.Fprintf(os.Stderr, "  %s %s n=%d tls=%v cert=%q cache=%v nocache=%v zero=%v: done %.0fs\n", a.Client, a.Scenario, a.N, a.TLS, a.Cert, a.Cache, a.NoCache, a.Zero, time.Since(start).Seconds())
 		return r, nil
 	}
 	want := map[string]bool{}
@@ -198,15 +198,27 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 		// Interleaved rounds: this machine's speed drifts, so each round
 		// runs every client once (starting with another each time) and
 		// the table gives medians.
-		variants := []struct {
+		// Each against the self-signed certificate (one signature to
+		// check on a full handshake) and against the chains public sites
+		// serve (three): resumption skips those checks.
+		type variant struct {
 			c     string
 			cache bool
-		}{{cAsync, false}, {cAsync, true}, {cNet, false}, {cNet, true}, {cFast, false}}
+			cert  string
+		}
+		var variants []variant
+		for _, k := range certKinds {
+			variants = append(variants, variant{cAsync, false, k})
+			if k == certSelf { // the Client's own cache against tls's LRU: once is enough
+				variants = append(variants, variant{cAsync, true, k})
+			}
+			variants = append(variants, variant{cNet, false, k}, variant{cNet, true, k}, variant{cFast, false, k})
+		}
 		rows := make([][]childResult, len(variants))
 		for round := range rounds {
 			for _, i := range rotated(len(variants), round) {
 				v := variants[i]
-				r, err := child(childArgs{Client: v.c, Scenario: "churn", N: churn, Conc: 4, TLS: true, Cache: v.cache})
+				r, err := child(childArgs{Client: v.c, Scenario: "churn", N: churn, Conc: 4, TLS: true, Cache: v.cache, Cert: v.cert})
 				if err != nil {
 					return err
 				}

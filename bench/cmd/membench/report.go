@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sort"
 	"strings"
@@ -126,21 +127,33 @@ func (r *report) crawl(title, label string, rows []childResult) {
 	}
 }
 
+// certKind names the server certificate a churn row ran against.
+func certKind(a childArgs) string {
+	switch a.Cert {
+	case certECDSA:
+		return "ECDSA chain"
+	case certRSA:
+		return "RSA chain"
+	}
+	return "self-signed"
+}
+
 func (r *report) churn(n int, rounds [][]childResult) {
 	nr := len(rounds[0])
-	r.p("\n### TLS churn: %d HTTPS GETs, c=4, a new connection per request (server answers Connection: close); resumed counted server-side (ConnectionState.DidResume); %d interleaved rounds (each runs every row once): CPU and allocations are medians, the ratio is the median of the rounds' ratios (each row against net/http's default in the same round)\n\n", n, nr)
+	r.p("\n### TLS churn: %d HTTPS GETs, c=4, a new connection per request (server answers Connection: close); resumed counted server-side (ConnectionState.DidResume); %d interleaved rounds (each runs every row once): CPU and allocations are medians, the ratio is the median of the rounds' ratios (each row against net/http's default with the same certificate in the same round)\n\n", n, nr)
+	r.p("Certificates: *self-signed* is one ECDSA P-256 certificate that the clients trust directly (a full handshake checks one signature). The chains are served as a public site serves them, the leaf and its intermediate under a root that the clients trust (three signatures and a chain to build), shaped like Let's Encrypt's two hierarchies: *ECDSA chain* a P-256 leaf under a P-384 intermediate and root, *RSA chain* 2048-bit leaf and intermediate under a 4096-bit root. A resumed handshake checks none of them but still does the full key exchange.\n\n")
 	med := func(rs []childResult, f func(childResult) float64) float64 { return f(median(rs, f)) }
 	cpu := func(x childResult) float64 { return x.CPUPerReqUS }
-	netRound := make([]float64, nr)
+	netRound := map[string][]float64{} // by certificate: net/http default's CPU per round
 	for _, rs := range rounds {
-		if rs[0].Args.Client == cNet && !rs[0].Args.Cache {
-			for i, x := range rs {
-				netRound[i] = x.CPUPerReqUS
+		if a := rs[0].Args; a.Client == cNet && !a.Cache {
+			for _, x := range rs {
+				netRound[a.Cert] = append(netRound[a.Cert], x.CPUPerReqUS)
 			}
 		}
 	}
-	r.p("| client | session cache | ok | client CPU µs/req | ×net/http default | × per round | alloc KiB/req | allocs/req | handshakes | resumed |\n")
-	r.p("|---|---|--:|--:|--:|---|--:|--:|--:|--:|\n")
+	r.p("| client | certificate | session cache | ok | client CPU µs/req | ×net/http default | × per round | alloc KiB/req | allocs/req | handshakes | resumed |\n")
+	r.p("|---|---|---|--:|--:|--:|---|--:|--:|--:|--:|\n")
 	for _, rs := range rounds {
 		x := rs[0]
 		cache := sessions(x.Args)
@@ -149,7 +162,10 @@ func (r *report) churn(n int, rounds [][]childResult) {
 		ratios := make([]float64, len(rs))
 		for i, y := range rs {
 			ok, hs, resumed = ok+y.Done, hs+y.Handshakes, resumed+y.Resumed
-			ratios[i] = ratio(y.CPUPerReqUS, netRound[i])
+			ratios[i] = math.NaN()
+			if ref := netRound[y.Args.Cert]; i < len(ref) {
+				ratios[i] = ratio(y.CPUPerReqUS, ref[i])
+			}
 			per = append(per, fmt.Sprintf("%.2f", ratios[i]))
 			if y.Err != "" {
 				x = y // errNote shows the first round that failed
@@ -159,12 +175,12 @@ func (r *report) churn(n int, rounds [][]childResult) {
 		if hs > 0 {
 			res = 100 * float64(resumed) / float64(hs)
 		}
-		g := "default session setting"
+		g := certKind(x.Args) + ", default"
 		if x.Args.Cache {
-			g = "tls.NewLRUClientSessionCache(0)"
+			g = certKind(x.Args) + ", LRU session cache"
 		}
 		r.ch.add("TLS churn: client CPU per request (a new connection each)", "µs, median of the rounds", g, x.Args.Client, med(rs, cpu))
-		r.p("| %s%s | %s | %d | %.0f | **%.2f** | %s | %.1f | %.0f | %d | %.0f %% |\n", x.Args.Client, errNote(x), cache, ok, med(rs, cpu), medianOf(ratios),
+		r.p("| %s%s | %s | %s | %d | %.0f | **%.2f** | %s | %.1f | %.0f | %d | %.0f %% |\n", x.Args.Client, errNote(x), certKind(x.Args), cache, ok, med(rs, cpu), medianOf(ratios),
 			strings.Join(per, ", "), med(rs, func(y childResult) float64 { return y.AllocPerReqKB }),
 			med(rs, func(y childResult) float64 { return y.MallocsPerReq }), hs, res)
 	}

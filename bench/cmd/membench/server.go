@@ -19,9 +19,9 @@ import (
 )
 
 type serverInfo struct {
-	Plain []int `json:"plain"`
-	TLS   []int `json:"tls"`
-	Ctl   int   `json:"ctl"`
+	Plain []int            `json:"plain"`
+	TLS   map[string][]int `json:"tls"` // by certificate kind
+	Ctl   int              `json:"ctl"`
 }
 
 type srvState struct {
@@ -33,22 +33,28 @@ type srvState struct {
 	resumed   atomic.Int64
 }
 
-func serveMain(nPlain, nTLS int, certFile, keyFile string) {
+func serveMain(nPlain, nTLS int, certsJSON string) {
 	raiseNoFile()
 	st := &srvState{release: make(chan struct{})}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		fatal("server: %v", err)
+	tlsConfig := func(certFile, keyFile string) *tls.Config {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			fatal("server: %v", err)
+		}
+		return &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				st.handshake.Add(1)
+				if cs.DidResume {
+					st.resumed.Add(1)
+				}
+				return nil
+			},
+		}
 	}
-	tcfg := &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			st.handshake.Add(1)
-			if cs.DidResume {
-				st.resumed.Add(1)
-			}
-			return nil
-		},
+	var certs map[string]certFile
+	if err := json.Unmarshal([]byte(certsJSON), &certs); err != nil {
+		fatal("server: -certs: %v", err)
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -69,7 +75,7 @@ func serveMain(nPlain, nTLS int, certFile, keyFile string) {
 		io.WriteString(w, "hello, world\n")
 	})
 	var info serverInfo
-	listen := func(tlsOn bool) int {
+	listen := func(tcfg *tls.Config) int {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			fatal("server: %v", err)
@@ -82,7 +88,7 @@ func serveMain(nPlain, nTLS int, certFile, keyFile string) {
 				st.open.Add(-1)
 			}
 		}}
-		if tlsOn {
+		if tcfg != nil {
 			srv.TLSConfig = tcfg
 			go srv.Serve(tls.NewListener(ln, tcfg))
 		} else {
@@ -91,10 +97,14 @@ func serveMain(nPlain, nTLS int, certFile, keyFile string) {
 		return ln.Addr().(*net.TCPAddr).Port
 	}
 	for range nPlain {
-		info.Plain = append(info.Plain, listen(false))
+		info.Plain = append(info.Plain, listen(nil))
 	}
-	for range nTLS {
-		info.TLS = append(info.TLS, listen(true))
+	info.TLS = map[string][]int{}
+	for _, k := range certKinds {
+		tcfg := tlsConfig(certs[k].Cert, certs[k].Key)
+		for range nTLS {
+			info.TLS[k] = append(info.TLS[k], listen(tcfg))
+		}
 	}
 	ctl := http.NewServeMux()
 	ctl.HandleFunc("/ctl/held", func(w http.ResponseWriter, _ *http.Request) {

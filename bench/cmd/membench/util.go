@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -132,39 +134,130 @@ func takeSnap() snap {
 	return snap{HeapInuse: ms.HeapInuse, HeapAlloc: ms.HeapAlloc, StackInuse: ms.StackInuse, RSS: vmRSS(), Goroutines: runtime.NumGoroutine(), FDs: openFDs()}
 }
 
-// writeCert writes a self-signed ECDSA certificate for 127.0.0.1 and
-// *.crawl.test into dir and returns the cert and key paths.
-func writeCert(dir string) (string, string, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", "", err
+// The server's certificates: "" is one self-signed ECDSA P-256
+// certificate that the clients trust directly (a full handshake checks one
+// signature); the chains are served as a public site serves them (the leaf
+// and its intermediate, under a root the clients trust; three signatures
+// to check and a chain to build), shaped like Let's Encrypt's two
+// hierarchies: ECDSA (P-384 root and intermediate, P-256 leaf) and RSA
+// (4096-bit root, 2048-bit intermediate and leaf).
+const (
+	certSelf  = ""
+	certECDSA = "ecdsa"
+	certRSA   = "rsa"
+)
+
+var certKinds = []string{certSelf, certECDSA, certRSA}
+
+// certFile is one of the server's certificates as PEM files: Cert holds
+// the chain the server sends, Root what the clients trust.
+type certFile struct {
+	Cert, Key, Root string
+}
+
+// writeCerts writes every kind of certificate, for 127.0.0.1, localhost
+// and *.crawl.test, into dir.
+func writeCerts(dir string) (map[string]certFile, error) {
+	now := time.Now()
+	tmpl := func(serial int64, name string, ca, leaf bool) *x509.Certificate {
+		t := &x509.Certificate{
+			SerialNumber:          big.NewInt(serial),
+			Subject:               pkix.Name{CommonName: name},
+			NotBefore:             now.Add(-time.Hour),
+			NotAfter:              now.Add(24 * time.Hour),
+			KeyUsage:              x509.KeyUsageDigitalSignature,
+			BasicConstraintsValid: true,
+			IsCA:                  ca,
+		}
+		if ca {
+			t.KeyUsage |= x509.KeyUsageCertSign
+		}
+		if leaf {
+			t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+			t.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+			t.DNSNames = []string{"localhost", "*.crawl.test"}
+		}
+		return t
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "membench"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost", "*.crawl.test"},
+	type issued struct {
+		der []byte
+		key crypto.Signer
+		crt *x509.Certificate
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return "", "", err
+	ecKey := func(c elliptic.Curve) func() (crypto.Signer, error) {
+		return func() (crypto.Signer, error) { return ecdsa.GenerateKey(c, rand.Reader) }
 	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return "", "", err
+	rsaKey := func(bits int) func() (crypto.Signer, error) {
+		return func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, bits) }
 	}
-	cp, kp := dir+"/cert.pem", dir+"/key.pem"
-	if err := os.WriteFile(cp, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		return "", "", err
+	issue := func(t *x509.Certificate, newKey func() (crypto.Signer, error), parent *issued) (issued, error) {
+		key, err := newKey()
+		if err != nil {
+			return issued{}, err
+		}
+		pt, pk := t, key
+		if parent != nil {
+			pt, pk = parent.crt, parent.key
+		}
+		der, err := x509.CreateCertificate(rand.Reader, t, pt, key.Public(), pk)
+		if err != nil {
+			return issued{}, err
+		}
+		crt, err := x509.ParseCertificate(der)
+		return issued{der, key, crt}, err
 	}
-	if err := os.WriteFile(kp, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		return "", "", err
+	write := func(name string, leaf issued, chain ...issued) (certFile, error) {
+		f := certFile{Cert: dir + "/" + name + ".pem", Key: dir + "/" + name + "-key.pem", Root: dir + "/" + name + "-root.pem"}
+		kder, err := x509.MarshalPKCS8PrivateKey(leaf.key)
+		if err != nil {
+			return f, err
+		}
+		pemOf := func(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
+		sent := pemOf("CERTIFICATE", leaf.der)
+		root := sent // self-signed: the clients trust the certificate itself
+		for i, c := range chain {
+			if i == len(chain)-1 { // the root is not sent
+				root = pemOf("CERTIFICATE", c.der)
+				break
+			}
+			sent = append(sent, pemOf("CERTIFICATE", c.der)...)
+		}
+		for _, w := range []struct {
+			path string
+			b    []byte
+		}{{f.Cert, sent}, {f.Key, pemOf("PRIVATE KEY", kder)}, {f.Root, root}} {
+			if err := os.WriteFile(w.path, w.b, 0o600); err != nil {
+				return f, err
+			}
+		}
+		return f, nil
 	}
-	return cp, kp, nil
+	out := map[string]certFile{}
+	self, err := issue(tmpl(1, "membench", true, true), ecKey(elliptic.P256()), nil)
+	if err == nil {
+		out[certSelf], err = write("self", self)
+	}
+	for _, h := range []struct {
+		kind             string
+		root, inter, end func() (crypto.Signer, error)
+	}{
+		{certECDSA, ecKey(elliptic.P384()), ecKey(elliptic.P384()), ecKey(elliptic.P256())},
+		{certRSA, rsaKey(4096), rsaKey(2048), rsaKey(2048)},
+	} {
+		if err != nil {
+			break
+		}
+		var root, inter, leaf issued
+		if root, err = issue(tmpl(2, "membench "+h.kind+" root", true, false), h.root, nil); err != nil {
+			break
+		}
+		if inter, err = issue(tmpl(3, "membench "+h.kind+" intermediate", true, false), h.inter, &root); err != nil {
+			break
+		}
+		if leaf, err = issue(tmpl(4, "membench "+h.kind+" leaf", false, true), h.end, &inter); err != nil {
+			break
+		}
+		out[h.kind], err = write(h.kind, leaf, inter, root)
+	}
+	return out, err
 }
