@@ -32,16 +32,29 @@ const (
 	// start again from zero when it comes back after two quiet minutes.
 	PolicyWaitsName    = "asynchttp.client.policy.waits"
 	PolicyWaitTimeName = "asynchttp.client.policy.wait_time"
+	// DialWaitsName and DialWaitTimeName: new connections that waited
+	// for a slot under Config.MaxConcurrentDials, and their total wait;
+	// HandshakeWaitsName and HandshakeWaitTimeName: the same under
+	// Config.MaxConcurrentHandshakes. Both caps are the Client's, so these
+	// have no attributes.
+	DialWaitsName         = "asynchttp.client.dial.waits"
+	DialWaitTimeName      = "asynchttp.client.dial.wait_time"
+	HandshakeWaitsName    = "asynchttp.client.handshake.waits"
+	HandshakeWaitTimeName = "asynchttp.client.handshake.wait_time"
 )
 
 // ObserveStats registers asynchronous instruments that read c.Stats() once
 // per collection, so that nothing is done per request:
 // http.client.open_connections (http.connection.state "active": carrying a
 // request or its response; "idle": kept for reuse),
-// asynchttp.client.connection.dialing and
-// asynchttp.client.request.waiting, each per host (server.address,
-// server.port, url.scheme, and network.protocol.version "1.1"). Hosts
-// reached directly and through a proxy are summed under their server's
+// asynchttp.client.connection.dialing,
+// asynchttp.client.request.waiting, asynchttp.client.connection.limit and
+// the host policy's waits, each per host (server.address, server.port,
+// url.scheme, and network.protocol.version "1.1"); and, for the Client as
+// a whole, the waits for a dial or handshake slot
+// (asynchttp.client.dial.waits and .wait_time,
+// asynchttp.client.handshake.waits and .wait_time). Hosts reached
+// directly and through a proxy are summed under their server's
 // attributes.
 //
 // unregister stops the observation; it may be called more than once. A
@@ -73,11 +86,28 @@ func ObserveStats(c *asynchttp.Client, opts ...Option) (unregister func() error,
 	pwait, err6 := m.Float64ObservableCounter(PolicyWaitTimeName,
 		metric.WithDescription("Total time HTTP requests waited for their host's rate or delay policy."),
 		metric.WithUnit("s"))
-	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
+	dwaits, err7 := m.Int64ObservableCounter(DialWaitsName,
+		metric.WithDescription("Number of new HTTP connections that waited for a slot under the client's cap on dials in flight."),
+		metric.WithUnit("{connection}"))
+	dwait, err8 := m.Float64ObservableCounter(DialWaitTimeName,
+		metric.WithDescription("Total time new HTTP connections waited for a slot under the client's cap on dials in flight."),
+		metric.WithUnit("s"))
+	hwaits, err9 := m.Int64ObservableCounter(HandshakeWaitsName,
+		metric.WithDescription("Number of TLS handshakes that waited for a slot under the client's cap on handshakes in flight."),
+		metric.WithUnit("{handshake}"))
+	hwait, err10 := m.Float64ObservableCounter(HandshakeWaitTimeName,
+		metric.WithDescription("Total time TLS handshakes waited for a slot under the client's cap on handshakes in flight."),
+		metric.WithUnit("s"))
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10); err != nil {
 		return nil, err
 	}
 	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		for s, n := range poolCounts(c.Stats()) {
+		st := c.Stats()
+		o.ObserveInt64(dwaits, int64(st.DialWaits))
+		o.ObserveFloat64(dwait, st.DialWaitTime.Seconds())
+		o.ObserveInt64(hwaits, int64(st.HandshakeWaits))
+		o.ObserveFloat64(hwait, st.HandshakeWaitTime.Seconds())
+		for s, n := range poolCounts(st) {
 			var buf [5]attribute.KeyValue
 			kv := append(s.attrs(buf[:0]), semconv.NetworkProtocolVersion(protocolVersion))
 			o.ObserveInt64(open, n.active, metric.WithAttributes(append(kv, semconv.HTTPConnectionStateActive)...))
@@ -93,7 +123,7 @@ func ObserveStats(c *asynchttp.Client, opts ...Option) (unregister func() error,
 			}
 		}
 		return nil
-	}, open, dialing, waiting, limit, pwaits, pwait)
+	}, open, dialing, waiting, limit, pwaits, pwait, dwaits, dwait, hwaits, hwait)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,151 @@
+// ObserveStats reports the Client's waits for a dial slot
+// (MaxConcurrentDials) and a handshake slot (MaxConcurrentHandshakes).
+
+package asynchttpotel_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/asynchttp/asynchttp"
+	"github.com/asynchttp/asynchttp/asynchttpotel"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// heldTLSServer serves HTTPS over net.Pipe (so that it runs inside a
+// synctest bubble) and holds every handshake until release is closed. It
+// has httptest's certificate, valid from 1970 to 2084 (synctest's clock
+// starts in 2000), for example.com.
+type heldTLSServer struct {
+	cfg     *tls.Config
+	release chan struct{}
+}
+
+// newHeldTLSServer makes the server and the client's TLS config that
+// trusts it. Its channel must be made inside the bubble, so the
+// certificate is taken before (httptestCert).
+func newHeldTLSServer(cert tls.Certificate, roots *x509.CertPool) (*heldTLSServer, *tls.Config) {
+	s := &heldTLSServer{release: make(chan struct{})}
+	s.cfg = &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			<-s.release
+			return nil, nil
+		},
+	}
+	return s, &tls.Config{RootCAs: roots, ServerName: "example.com"}
+}
+
+// httptestCert returns httptest's certificate and a pool that trusts it.
+func httptestCert() (tls.Certificate, *x509.CertPool) {
+	hs := httptest.NewUnstartedServer(nil)
+	hs.StartTLS() // only for its certificate
+	cert, leaf := hs.TLS.Certificates[0], hs.Certificate()
+	hs.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return cert, roots
+}
+
+func (s *heldTLSServer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	cc, sc := net.Pipe()
+	go s.serve(sc)
+	return cc, nil
+}
+
+// serve answers every request on nc with 200 "ok" until nc fails.
+func (s *heldTLSServer) serve(nc net.Conn) {
+	defer nc.Close()
+	tc := tls.Server(nc, s.cfg)
+	br := bufio.NewReader(tc)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		if _, err := io.WriteString(tc, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+			return
+		}
+	}
+}
+
+func TestObserveStatsReportsTheClientsDialAndHandshakeWaits(t *testing.T) {
+	cert, roots := httptestCert()
+	synctest.Test(t, func(t *testing.T) {
+		srv, tc := newHeldTLSServer(cert, roots)
+		mp := newMeterProvider(t)
+		// Two dials in flight at most, one handshake: of three new
+		// connections, the first handshakes (held by the server), the
+		// second waits for the handshake slot, the third for a dial slot.
+		c := asynchttp.New(asynchttp.Config{Dial: srv.dial, TLSConfig: tc, MaxConcurrentDials: 2, MaxConcurrentHandshakes: 1})
+		defer c.Close()
+		unregister, err := asynchttpotel.ObserveStats(c, asynchttpotel.WithMeterProvider(mp))
+		require.NoError(t, err)
+		defer unregister()
+
+		got := mp.collect(t)
+		for _, name := range []string{asynchttpotel.DialWaitsName, asynchttpotel.HandshakeWaitsName} {
+			n, ok := got.sum(t, name)
+			require.True(t, ok, name)
+			assert.Zero(t, n, "%s before any wait", name)
+		}
+
+		var wg sync.WaitGroup
+		for i := range 3 {
+			wg.Go(func() {
+				code, err := do(t.Context(), c, "GET", fmt.Sprintf("https://10.255.0.%d/", i+1))
+				assert.NoError(t, err)
+				assert.Equal(t, 200, code)
+			})
+		}
+		synctest.Wait()
+		time.Sleep(2 * time.Second) // the fake clock: every wait lasts 2 s
+		close(srv.release)
+		wg.Wait()
+
+		st := c.Stats()
+		got = mp.collect(t)
+		dw, ok := got.sum(t, asynchttpotel.DialWaitsName)
+		require.True(t, ok)
+		assert.Equal(t, int64(1), dw, "the third connection waited for a dial slot")
+		assert.Equal(t, int64(st.DialWaits), dw)
+		hw, ok := got.sum(t, asynchttpotel.HandshakeWaitsName)
+		require.True(t, ok)
+		// The second waited 2 s; the third may also find the slot taken
+		// for an instant of fake time once it is through its dial.
+		assert.GreaterOrEqual(t, hw, int64(1))
+		assert.Equal(t, int64(st.HandshakeWaits), hw)
+		assert.Equal(t, 2.0, floatSum(t, got, asynchttpotel.DialWaitTimeName))
+		assert.Equal(t, st.DialWaitTime.Seconds(), floatSum(t, got, asynchttpotel.DialWaitTimeName))
+		assert.Equal(t, 2.0, floatSum(t, got, asynchttpotel.HandshakeWaitTimeName))
+		assert.Equal(t, st.HandshakeWaitTime.Seconds(), floatSum(t, got, asynchttpotel.HandshakeWaitTimeName))
+	})
+}
+
+// floatSum returns the one point of the float64 sum name, which has no
+// attributes.
+func floatSum(t *testing.T, got collected, name string) float64 {
+	t.Helper()
+	m, ok := got[name]
+	require.True(t, ok, name)
+	s, ok := m.Data.(metricdata.Sum[float64])
+	require.True(t, ok, "%s: %T", name, m.Data)
+	require.Len(t, s.DataPoints, 1, name)
+	require.Zero(t, s.DataPoints[0].Attributes.Len(), name)
+	assert.True(t, s.IsMonotonic, name)
+	return s.DataPoints[0].Value
+}
