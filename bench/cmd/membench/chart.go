@@ -71,7 +71,11 @@ func (ch *chart) svg(title, subtitle string) string {
 			}
 		}
 		step := niceStep(maxv)
-		maxv = math.Max(step, math.Ceil(maxv/step)*step)
+		top := math.Max(step, math.Ceil(maxv/step)*step)
+		if maxv > 0.92*top { // room above the tallest bar for its label
+			top += step
+		}
+		maxv = top
 		yOf := func(v float64) float64 { return float64(y0+panelH) - v/maxv*float64(panelH) }
 		w(`<text x="%d" y="%d" font-weight="bold">%s <tspan font-weight="normal" fill="#444">(%s, lower is better)</tspan></text>`+"\n", left, y0-10, html.EscapeString(p.title), html.EscapeString(p.unit))
 		for v := 0.0; v <= maxv+step/2; v += step {

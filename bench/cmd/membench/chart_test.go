@@ -73,6 +73,16 @@ func TestChartDrawsABarPerFigureToScale(t *testing.T) {
 	require.Equal(t, 2, strings.Count(svg, "lower is better"), "one heading per panel")
 }
 
+func TestChartLeavesRoomAboveTheTallestBar(t *testing.T) {
+	var ch chart
+	ch.add("p", "u", "g", cAsync, 24.5) // grid of 5: 25 would leave no room for its label
+	bars := parseBars(t, ch.svg("t", "s"))
+	require.Len(t, bars, 1)
+	h, err := strconv.ParseFloat(bars[0].Height, 64)
+	require.NoError(t, err)
+	require.InDelta(t, 24.5/30, h/220, 0.01)
+}
+
 func TestChartWithNothingIsStillAnSVG(t *testing.T) {
 	var ch chart
 	require.Empty(t, parseBars(t, ch.svg("t", "s")))

@@ -175,11 +175,9 @@ func (r *report) churn(n int, rounds [][]childResult) {
 		if hs > 0 {
 			res = 100 * float64(resumed) / float64(hs)
 		}
-		g := certKind(x.Args) + ", default"
-		if x.Args.Cache {
-			g = certKind(x.Args) + ", LRU session cache"
+		if !x.Args.Cache {
+			r.ch.add("TLS churn: client CPU per request, a new connection each; default settings (asynchttp resumes, the others do not)", "µs, median of the rounds", certKind(x.Args), x.Args.Client, med(rs, cpu))
 		}
-		r.ch.add("TLS churn: client CPU per request (a new connection each)", "µs, median of the rounds", g, x.Args.Client, med(rs, cpu))
 		r.p("| %s%s | %s | %s | %d | %.0f | **%.2f** | %s | %.1f | %.0f | %d | %.0f %% |\n", x.Args.Client, errNote(x), certKind(x.Args), cache, ok, med(rs, cpu), medianOf(ratios),
 			strings.Join(per, ", "), med(rs, func(y childResult) float64 { return y.AllocPerReqKB }),
 			med(rs, func(y childResult) float64 { return y.MallocsPerReq }), hs, res)
