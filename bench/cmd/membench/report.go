@@ -176,7 +176,7 @@ func (r *report) churn(n int, rounds [][]childResult) {
 			res = 100 * float64(resumed) / float64(hs)
 		}
 		if !x.Args.Cache {
-			r.ch.add("TLS churn: client CPU per request, a new connection each; default settings (asynchttp resumes, the others do not)", "µs, median of the rounds", certKind(x.Args), x.Args.Client, med(rs, cpu))
+			r.ch.add("TLS churn, a new connection per request: client CPU", "µs per request; default settings: only asynchttp resumes", certKind(x.Args), x.Args.Client, med(rs, cpu))
 		}
 		r.p("| %s%s | %s | %s | %d | %.0f | **%.2f** | %s | %.1f | %.0f | %d | %.0f %% |\n", x.Args.Client, errNote(x), certKind(x.Args), cache, ok, med(rs, cpu), medianOf(ratios),
 			strings.Join(per, ", "), med(rs, func(y childResult) float64 { return y.AllocPerReqKB }),
