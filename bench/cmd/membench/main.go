@@ -7,7 +7,7 @@
 // Only 127.0.0.1 is used; crawl host names resolve through each client's own
 // hook (no DNS). Results go to stdout and to -out (bench/MEMORY.md).
 //
-//	cd bench && go run ./cmd/membench            # defaults, ~5 min
+//	cd bench && go run ./cmd/membench            # 3 rounds (-rounds 5: 8-9 min)
 //	cd bench && go run ./cmd/membench -quick     # ~1 min
 package main
 
