@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -37,4 +39,41 @@ func TestHostAddrMapsRoundRobinOverPorts(t *testing.T) {
 func TestParseVmRSS(t *testing.T) {
 	require.Equal(t, uint64(1234*1024), parseVmRSS([]byte("Name:\tx\nVmRSS:\t    1234 kB\nVmSwap: 0 kB\n")))
 	require.Equal(t, uint64(0), parseVmRSS([]byte("Name:\tx\n")))
+}
+
+func TestWriteCertsMakesChainsThatVerifyFor127001(t *testing.T) {
+	certs, err := writeCerts(t.TempDir())
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		kind             string
+		sent, chain      int    // certificates the server sends; in the verified chain
+		leafKey, rootSig string // the leaf's key, the root's own signature
+	}{
+		{certSelf, 1, 1, "ECDSA", "ECDSA-SHA256"},
+		{certECDSA, 2, 3, "ECDSA", "ECDSA-SHA384"},
+		{certRSA, 2, 3, "RSA", "SHA256-RSA"},
+	} {
+		f, ok := certs[tt.kind]
+		require.True(t, ok, tt.kind)
+		pair, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+		require.NoError(t, err, tt.kind)
+		require.Len(t, pair.Certificate, tt.sent, "%q: the leaf, and the intermediate of a chain (never its root)", tt.kind)
+		roots, err := loadRoots(f.Root)
+		require.NoError(t, err, tt.kind)
+		leaf, err := x509.ParseCertificate(pair.Certificate[0])
+		require.NoError(t, err)
+		require.Equal(t, tt.leafKey, leaf.PublicKeyAlgorithm.String(), tt.kind)
+		inter := x509.NewCertPool()
+		for _, der := range pair.Certificate[1:] {
+			c, err := x509.ParseCertificate(der)
+			require.NoError(t, err)
+			inter.AddCert(c)
+		}
+		for _, name := range []string{"127.0.0.1", "h7.crawl.test"} {
+			chains, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: name})
+			require.NoError(t, err, "%q %s", tt.kind, name)
+			require.Len(t, chains[0], tt.chain, tt.kind)
+			require.Equal(t, tt.rootSig, chains[0][len(chains[0])-1].SignatureAlgorithm.String(), tt.kind)
+		}
+	}
 }
