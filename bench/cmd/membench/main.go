@@ -45,6 +45,7 @@ func main() {
 		only     = flag.String("only", "conns,tls,crawl,zero,churn", "scenarios to run")
 		out      = flag.String("out", "MEMORY.md", "markdown output (empty: none)")
 		noPin    = flag.Bool("nopin", false, "do not pin with taskset")
+		report   = flag.String("report", "", "only draw the markdown (-out) and its chart again from this results file (a run's memory.json)")
 	)
 	flag.Parse()
 	switch *role {
@@ -57,6 +58,12 @@ func main() {
 	case "":
 	default:
 		fatal("unknown -role %q", *role)
+	}
+	if *report != "" {
+		if err := redraw(*report, *out); err != nil {
+			fatal("%v", err)
+		}
+		return
 	}
 	if *quick {
 		*conns, *hosts, *zeroH, *churn, *rounds = 1000, 10_000, 3000, 600, 1
@@ -140,7 +147,10 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 	for _, s := range strings.Split(only, ",") {
 		want[strings.TrimSpace(s)] = true
 	}
-	rep := &report{}
+	res := &results{
+		Cmdline: cmdline, Go: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU(),
+		Hosts: hosts, ZeroHosts: zeroH, Conc: conc, CrawlCap: crawlCap, Churn: churn,
+	}
 	for _, sc := range []struct {
 		key string
 		tls bool
@@ -170,7 +180,11 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 				rows[i] = append(rows[i], r)
 			}
 		}
-		rep.conns(sc.tls, sc.n, rows)
+		if sc.tls {
+			res.TLSConns, res.HTTPS = sc.n, rows
+		} else {
+			res.Conns, res.HTTP = sc.n, rows
+		}
 	}
 	if want["crawl"] {
 		var rows []childResult
@@ -181,7 +195,7 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 			}
 			rows = append(rows, r)
 		}
-		rep.crawl(fmt.Sprintf("Crawl: %d host names, one GET each, c=%d, IdleTimeout 2 s for every client, connections kept across hosts capped at %d (asynchttp MaxTotalConns and MaxIdleConns, net/http MaxIdleConns; fasthttp has no such cap, so it keeps every connection for 2 s); settled = 5 s after the crawl", hosts, conc, crawlCap), fmt.Sprintf("%d hosts", hosts), rows)
+		res.Crawl = rows
 	}
 	if want["zero"] {
 		var rows []childResult
@@ -192,7 +206,7 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 			}
 			rows = append(rows, r)
 		}
-		rep.crawl(fmt.Sprintf("Crawl with default settings: %d host names, c=%d; asynchttp zero Config, net/http DefaultTransport's settings; settled = 5 s after the crawl", zeroH, conc), fmt.Sprintf("%d hosts, defaults", zeroH), rows)
+		res.Zero = rows
 	}
 	if want["churn"] {
 		// Interleaved rounds: this machine's speed drifts, so each round
@@ -225,20 +239,53 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 				rows[i] = append(rows[i], r)
 			}
 		}
-		rep.churn(churn, rows)
+		res.ChurnRows = rows
 	}
-	took := time.Since(start)
-	md := rep.markdown(cmdline, took)
+	res.Seconds = time.Since(start).Seconds()
+	md, svg := res.render()
 	fmt.Print(md)
 	if out == "" {
 		return nil
 	}
+	raw, err := json.MarshalIndent(res, "", " ")
+	if err != nil {
+		return err
+	}
+	return writeOutputs(out, md, svg, raw)
+}
+
+// writeOutputs writes the markdown to out and, beside it, the chart it
+// links and (when raw is not nil) the results it was drawn from.
+func writeOutputs(out, md, svg string, raw []byte) error {
+	dir := filepath.Dir(out)
 	if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
 		return err
 	}
-	// The chart goes beside the markdown, which links it.
-	sub := fmt.Sprintf("%s (%.0f s); %s, GOMAXPROCS %d; every client in its own process", cmdline, took.Seconds(), runtime.Version(), runtime.GOMAXPROCS(0))
-	return os.WriteFile(filepath.Join(filepath.Dir(out), chartFile), []byte(rep.ch.svg("What connections cost: asynchttp, net/http, fasthttp", sub)), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, chartFile), []byte(svg), 0o644); err != nil {
+		return err
+	}
+	if raw == nil {
+		return nil
+	}
+	return os.WriteFile(filepath.Join(dir, resultsFile), raw, 0o644)
+}
+
+// redraw draws the markdown and the chart again from a run's results.
+func redraw(resultsPath, out string) error {
+	raw, err := os.ReadFile(resultsPath)
+	if err != nil {
+		return err
+	}
+	var res results
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return fmt.Errorf("%s: %v", resultsPath, err)
+	}
+	md, svg := res.render()
+	if out == "" {
+		fmt.Print(md)
+		return nil
+	}
+	return writeOutputs(out, md, svg, nil)
 }
 
 // rotated returns 0..n-1 starting at round mod n: each round starts with

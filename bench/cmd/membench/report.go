@@ -3,14 +3,65 @@ package main
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
 	"strings"
-	"time"
 )
 
-// chartFile is the chart's name, beside the markdown output.
-const chartFile = "memory.svg"
+// chartFile and resultsFile are the chart's and the raw results' names,
+// beside the markdown output.
+const (
+	chartFile   = "memory.svg"
+	resultsFile = "memory.json"
+)
+
+// results are a run's figures, written to memory.json so that -report can
+// draw the markdown and the chart again without running again.
+type results struct {
+	Cmdline    string  `json:"cmdline"`
+	Seconds    float64 `json:"seconds"`
+	Go         string  `json:"go"`
+	GOMAXPROCS int     `json:"gomaxprocs"`
+	CPUs       int     `json:"cpus"`
+
+	Conns     int `json:"conns"`
+	TLSConns  int `json:"tls_conns"`
+	Hosts     int `json:"hosts"`
+	ZeroHosts int `json:"zero_hosts"`
+	Conc      int `json:"conc"`
+	CrawlCap  int `json:"crawl_cap"`
+	Churn     int `json:"churn"`
+
+	// One row per variant, one result per round; nil when not run.
+	HTTP      [][]childResult `json:"http,omitempty"`
+	HTTPS     [][]childResult `json:"https,omitempty"`
+	Crawl     []childResult   `json:"crawl,omitempty"` // one per client
+	Zero      []childResult   `json:"zero,omitempty"`
+	ChurnRows [][]childResult `json:"churn_rows,omitempty"`
+}
+
+// render draws the markdown and the chart of res.
+func (res *results) render() (md, svg string) {
+	r := &report{}
+	if res.HTTP != nil {
+		r.conns(false, res.Conns, res.HTTP)
+	}
+	if res.HTTPS != nil {
+		r.conns(true, res.TLSConns, res.HTTPS)
+	}
+	if res.Crawl != nil {
+		r.crawl(fmt.Sprintf("Crawl: %d host names, one GET each, c=%d, IdleTimeout 2 s for every client, connections kept across hosts capped at %d (asynchttp MaxTotalConns and MaxIdleConns, net/http MaxIdleConns; fasthttp has no such cap, so it keeps every connection for 2 s); settled = 5 s after the crawl", res.Hosts, res.Conc, res.CrawlCap), fmt.Sprintf("%d hosts", res.Hosts), res.Crawl)
+	}
+	if res.Zero != nil {
+		r.crawl(fmt.Sprintf("Crawl with default settings: %d host names, c=%d; asynchttp zero Config, net/http DefaultTransport's settings; settled = 5 s after the crawl", res.ZeroHosts, res.Conc), fmt.Sprintf("%d hosts, defaults", res.ZeroHosts), res.Zero)
+	}
+	if res.ChurnRows != nil {
+		r.churn(res.Churn, res.ChurnRows)
+	}
+	md = fmt.Sprintf("# Memory and scale\n\nReproduce: `%s` (took %.0f s; %s, GOMAXPROCS %d, %d CPUs; server and client in separate processes, pinned with taskset when available; raw figures in %s, from which `-report` draws this again).\n\n![memory chart](%s)\n%s",
+		res.Cmdline, res.Seconds, res.Go, res.GOMAXPROCS, res.CPUs, resultsFile, chartFile, r.b.String())
+	sub := fmt.Sprintf("%s (%.0f s); %s, GOMAXPROCS %d; every client in its own process", res.Cmdline, res.Seconds, res.Go, res.GOMAXPROCS)
+	return md, r.ch.svg("What connections cost: asynchttp, net/http, fasthttp", sub)
+}
 
 type report struct {
 	b  strings.Builder
@@ -182,9 +233,4 @@ func (r *report) churn(n int, rounds [][]childResult) {
 			strings.Join(per, ", "), med(rs, func(y childResult) float64 { return y.AllocPerReqKB }),
 			med(rs, func(y childResult) float64 { return y.MallocsPerReq }), hs, res)
 	}
-}
-
-func (r *report) markdown(cmdline string, took time.Duration) string {
-	return fmt.Sprintf("# Memory and scale\n\nReproduce: `%s` (took %.0f s; %s, GOMAXPROCS %d, %d CPUs; server and client in separate processes, pinned with taskset when available).\n\n![memory chart](%s)\n%s",
-		cmdline, took.Seconds(), runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU(), chartFile, r.b.String())
 }
