@@ -70,12 +70,17 @@ func (ch *chart) svg(title, subtitle string) string {
 				maxv = math.Max(maxv, v)
 			}
 		}
-		step := niceStep(maxv)
-		top := math.Max(step, math.Ceil(maxv/step)*step)
-		if maxv > 0.92*top { // room above the tallest bar for its label
-			top += step
+		// Two decimals for a panel of small figures (ratios), one else.
+		label := num
+		if maxv < 5 {
+			label = func(v float64) string { return fmt.Sprintf("%.2f", v) }
 		}
-		maxv = top
+		step := niceStep(maxv)
+		ceil := math.Max(step, math.Ceil(maxv/step)*step)
+		if maxv > 0.92*ceil { // room above the tallest bar for its label
+			ceil += step
+		}
+		maxv = ceil
 		yOf := func(v float64) float64 { return float64(y0+panelH) - v/maxv*float64(panelH) }
 		w(`<text x="%d" y="%d" font-weight="bold">%s <tspan font-weight="normal" fill="#444">(%s, lower is better)</tspan></text>`+"\n", left, y0-10, html.EscapeString(p.title), html.EscapeString(p.unit))
 		for v := 0.0; v <= maxv+step/2; v += step {
@@ -94,8 +99,8 @@ func (ch *chart) svg(title, subtitle string) string {
 				}
 				bx, y := gx+float64(k)*bw, yOf(math.Max(v, 0))
 				w(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s, %s: %s %s</title></rect>`+"\n",
-					bx, y, bw-3, float64(y0+panelH)-y, chartColors[c], html.EscapeString(c), html.EscapeString(g), num(v), html.EscapeString(p.unit))
-				w(`<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle">%s</text>`+"\n", bx+(bw-3)/2, y-4, num(v))
+					bx, y, bw-3, float64(y0+panelH)-y, chartColors[c], html.EscapeString(c), html.EscapeString(g), label(v), html.EscapeString(p.unit))
+				w(`<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle">%s</text>`+"\n", bx+(bw-3)/2, y-4, label(v))
 			}
 			w(`<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", gx+(gw-24)/2, y0+panelH+18, html.EscapeString(g))
 		}

@@ -7,7 +7,7 @@
 // Only 127.0.0.1 is used; crawl host names resolve through each client's own
 // hook (no DNS). Results go to stdout and to -out (bench/MEMORY.md).
 //
-//	cd bench && go run ./cmd/membench            # 3 rounds (-rounds 5: 8-9 min)
+//	cd bench && go run ./cmd/membench            # 3 rounds (-rounds 5: 8-10 min)
 //	cd bench && go run ./cmd/membench -quick     # ~1 min
 package main
 
@@ -41,7 +41,7 @@ func main() {
 		crawlCap = flag.Int("crawlcap", 2000, "crawl: connections kept across hosts (asynchttp MaxTotalConns and MaxIdleConns, net/http MaxIdleConns; fasthttp has no such cap); 0: none")
 		churn    = flag.Int("churn", 3000, "requests in the TLS churn")
 		rounds   = flag.Int("rounds", 3, "interleaved rounds of the connection and TLS churn scenarios (the tables give medians)")
-		ports    = flag.Int("ports", 8, "server ports (plain and TLS each)")
+		ports    = flag.Int("ports", 8, "server ports: this many plain, and as many TLS for each certificate")
 		only     = flag.String("only", "conns,tls,crawl,zero,churn", "scenarios to run")
 		out      = flag.String("out", "MEMORY.md", "markdown output (empty: none)")
 		noPin    = flag.Bool("nopin", false, "do not pin with taskset")
@@ -141,6 +141,7 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 			return r, fmt.Errorf("child %s %s: %v (%v)", a.Client, a.Scenario, jerr, err)
 		}
 		fmt.Fprintf(os.Stderr, "  %s %s n=%d tls=%v cert=%q cache=%v nocache=%v zero=%v: done %.0fs\n", a.Client, a.Scenario, a.N, a.TLS, a.Cert, a.Cache, a.NoCache, a.Zero, time.Since(start).Seconds())
+		r.Args.Certs, r.Args.Srv = nil, serverInfo{} // this run's files and ports: not kept in memory.json
 		return r, nil
 	}
 	want := map[string]bool{}

@@ -48,4 +48,11 @@ func TestResultsDrawTheSameAfterAJSONRoundTrip(t *testing.T) {
 	require.Contains(t, md, "| asynchttp | self-signed | default (the Client's own cache) | 200 | 600 | **1.00** | 0.71, 1.00 |")
 	require.Contains(t, md, "| asynchttp | RSA chain | default (the Client's own cache) | 200 | 420 | **0.40** | 0.40, 0.40 |")
 	require.Equal(t, 6+4, strings.Count(svg, "<title>"), "HTTP idle and in flight for 3 clients, churn for 2 clients on 2 certificates")
+	// Each figure in its panel and group: the chart shows the tables' figures.
+	for _, bar := range []string{
+		"asynchttp, HTTP idle: 1.3 KiB", "net/http, HTTP in flight: 42.8 KiB", "fasthttp, HTTP idle: 1.3 KiB",
+		"asynchttp, self-signed: 1.00 ×", "net/http, self-signed: 1.00 ×", "asynchttp, RSA chain: 0.40 ×",
+	} {
+		require.Contains(t, svg, "<title>"+bar+"</title>")
+	}
 }
