@@ -24,16 +24,16 @@
 // ObserveStats registers one callback that reads Client.Stats once per
 // collection and reports:
 //
-//	http.client.open_connections        Int64ObservableUpDownCounter {connection}
-//	asynchttp.client.connection.dialing Int64ObservableUpDownCounter {connection}
-//	asynchttp.client.request.waiting    Int64ObservableUpDownCounter {request}
-//	asynchttp.client.connection.limit   Int64ObservableGauge         {connection} (hosts with a cap)
-//	asynchttp.client.policy.waits       Int64ObservableCounter       {request}    (hosts whose Rate or Delay held a request)
-//	asynchttp.client.policy.wait_time   Float64ObservableCounter     s
-//	asynchttp.client.dial.waits         Int64ObservableCounter       {connection} (no attributes: the Client's cap)
-//	asynchttp.client.dial.wait_time     Float64ObservableCounter     s
-//	asynchttp.client.handshake.waits    Int64ObservableCounter       {handshake}  (no attributes: the Client's cap)
-//	asynchttp.client.handshake.wait_time Float64ObservableCounter   s
+//	http.client.open_connections         Int64ObservableUpDownCounter {connection}
+//	asynchttp.client.connection.dialing  Int64ObservableUpDownCounter {connection}
+//	asynchttp.client.request.waiting     Int64ObservableUpDownCounter {request}
+//	asynchttp.client.connection.limit    Int64ObservableGauge         {connection} (hosts with a cap)
+//	asynchttp.client.policy.waits        Int64ObservableCounter       {request}    (hosts whose Rate or Delay held a request)
+//	asynchttp.client.policy.wait_time    Float64ObservableCounter     s
+//	asynchttp.client.dial.waits          Int64ObservableCounter       {connection} (no attributes: the Client's cap)
+//	asynchttp.client.dial.wait_time      Float64ObservableCounter     s
+//	asynchttp.client.handshake.waits     Int64ObservableCounter       {handshake}  (no attributes: the Client's cap)
+//	asynchttp.client.handshake.wait_time Float64ObservableCounter     s
 //
 // The README lists every attribute and the error.type values. The meter
 // comes from the global MeterProvider (otel.GetMeterProvider) unless

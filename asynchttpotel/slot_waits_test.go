@@ -26,7 +26,8 @@ import (
 )
 
 // heldTLSServer serves HTTPS over net.Pipe (so that it runs inside a
-// synctest bubble) and holds every handshake until release is closed. It
+// synctest bubble) and holds every handshake until a token on release
+// lets it go on. It
 // has httptest's certificate, valid from 1970 to 2084 (synctest's clock
 // starts in 2000), for example.com.
 type heldTLSServer struct {
@@ -88,9 +89,12 @@ func TestObserveStatsReportsTheClientsDialAndHandshakeWaits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv, tc := newHeldTLSServer(cert, roots)
 		mp := newMeterProvider(t)
-		// Two dials in flight at most, one handshake: of three new
-		// connections, the first handshakes (held by the server), the
-		// second waits for the handshake slot, the third for a dial slot.
+		// Two dials in flight at most, one handshake. Of three new
+		// connections, A handshakes (held by the server), B waits for
+		// the handshake slot and C for a dial slot. A's handshake ends
+		// at 1 s: B gets the handshake slot (1 s waited), C a dial slot
+		// (1 s) and then waits for the handshake slot until B's ends at
+		// 4 s (3 s). Dial waits: 1, 1 s; handshake waits: 2, 4 s.
 		c := asynchttp.New(asynchttp.Config{Dial: srv.dial, TLSConfig: tc, MaxConcurrentDials: 2, MaxConcurrentHandshakes: 1})
 		defer c.Close()
 		unregister, err := asynchttpotel.ObserveStats(c, asynchttpotel.WithMeterProvider(mp))
@@ -99,9 +103,10 @@ func TestObserveStatsReportsTheClientsDialAndHandshakeWaits(t *testing.T) {
 
 		got := mp.collect(t)
 		for _, name := range []string{asynchttpotel.DialWaitsName, asynchttpotel.HandshakeWaitsName} {
-			n, ok := got.sum(t, name)
-			require.True(t, ok, name)
-			assert.Zero(t, n, "%s before any wait", name)
+			assert.Zero(t, intSum(t, got, name), "%s before any wait", name)
+		}
+		for _, name := range []string{asynchttpotel.DialWaitTimeName, asynchttpotel.HandshakeWaitTimeName} {
+			assert.Zero(t, floatSum(t, got, name), "%s before any wait", name)
 		}
 
 		var wg sync.WaitGroup
@@ -113,31 +118,43 @@ func TestObserveStatsReportsTheClientsDialAndHandshakeWaits(t *testing.T) {
 			})
 		}
 		synctest.Wait()
-		time.Sleep(2 * time.Second) // the fake clock: every wait lasts 2 s
-		close(srv.release)
+		time.Sleep(1 * time.Second) // the fake clock
+		srv.release <- struct{}{}   // A's handshake ends
+		synctest.Wait()
+		time.Sleep(3 * time.Second)
+		srv.release <- struct{}{} // B's
+		srv.release <- struct{}{} // C's
 		wg.Wait()
 
 		st := c.Stats()
 		got = mp.collect(t)
-		dw, ok := got.sum(t, asynchttpotel.DialWaitsName)
-		require.True(t, ok)
-		assert.Equal(t, int64(1), dw, "the third connection waited for a dial slot")
-		assert.Equal(t, int64(st.DialWaits), dw)
-		hw, ok := got.sum(t, asynchttpotel.HandshakeWaitsName)
-		require.True(t, ok)
-		// The second waited 2 s; the third may also find the slot taken
-		// for an instant of fake time once it is through its dial.
-		assert.GreaterOrEqual(t, hw, int64(1))
-		assert.Equal(t, int64(st.HandshakeWaits), hw)
-		assert.Equal(t, 2.0, floatSum(t, got, asynchttpotel.DialWaitTimeName))
+		assert.Equal(t, int64(1), intSum(t, got, asynchttpotel.DialWaitsName), "C waited for a dial slot")
+		assert.Equal(t, int64(st.DialWaits), intSum(t, got, asynchttpotel.DialWaitsName))
+		assert.Equal(t, 1.0, floatSum(t, got, asynchttpotel.DialWaitTimeName))
 		assert.Equal(t, st.DialWaitTime.Seconds(), floatSum(t, got, asynchttpotel.DialWaitTimeName))
-		assert.Equal(t, 2.0, floatSum(t, got, asynchttpotel.HandshakeWaitTimeName))
+		assert.Equal(t, int64(2), intSum(t, got, asynchttpotel.HandshakeWaitsName), "B and C waited for the handshake slot")
+		assert.Equal(t, int64(st.HandshakeWaits), intSum(t, got, asynchttpotel.HandshakeWaitsName))
+		assert.Equal(t, 4.0, floatSum(t, got, asynchttpotel.HandshakeWaitTimeName))
 		assert.Equal(t, st.HandshakeWaitTime.Seconds(), floatSum(t, got, asynchttpotel.HandshakeWaitTimeName))
 	})
 }
 
-// floatSum returns the one point of the float64 sum name, which has no
-// attributes.
+// intSum returns the one point of the int64 sum name: a monotonic
+// counter with no attributes.
+func intSum(t *testing.T, got collected, name string) int64 {
+	t.Helper()
+	m, ok := got[name]
+	require.True(t, ok, name)
+	s, ok := m.Data.(metricdata.Sum[int64])
+	require.True(t, ok, "%s: %T", name, m.Data)
+	require.Len(t, s.DataPoints, 1, name)
+	require.Zero(t, s.DataPoints[0].Attributes.Len(), name)
+	assert.True(t, s.IsMonotonic, name)
+	return s.DataPoints[0].Value
+}
+
+// floatSum returns the one point of the float64 sum name: a monotonic
+// counter with no attributes.
 func floatSum(t *testing.T, got collected, name string) float64 {
 	t.Helper()
 	m, ok := got[name]

@@ -230,7 +230,7 @@ func (r *report) churn(n int, rounds [][]childResult) {
 		if !x.Args.Cache {
 			// The ratio, as the table's bold column: medians of µs come
 			// from different rounds on a machine whose speed drifts.
-			r.ch.add("TLS churn, a new connection per request: client CPU ÷ net/http's default with the same certificate, median of the rounds' ratios", "×", certKind(x.Args), x.Args.Client, mr)
+			r.ch.add("TLS churn, a new connection per request: client CPU ÷ net/http's default", "×, median of the rounds' ratios", certKind(x.Args), x.Args.Client, mr)
 		}
 		r.p("| %s%s | %s | %s | %d | %.0f | **%.2f** | %s | %.1f | %.0f | %d | %.0f %% |\n", x.Args.Client, errNote(x), certKind(x.Args), cache, ok, med(rs, cpu), mr,
 			strings.Join(per, ", "), med(rs, func(y childResult) float64 { return y.AllocPerReqKB }),
