@@ -139,27 +139,23 @@ func TestObserveStatsReportsTheClientsDialAndHandshakeWaits(t *testing.T) {
 	})
 }
 
-// intSum returns the one point of the int64 sum name: a monotonic
+// intSum and floatSum return the one point of the sum name: a monotonic
 // counter with no attributes.
 func intSum(t *testing.T, got collected, name string) int64 {
 	t.Helper()
-	m, ok := got[name]
-	require.True(t, ok, name)
-	s, ok := m.Data.(metricdata.Sum[int64])
-	require.True(t, ok, "%s: %T", name, m.Data)
-	require.Len(t, s.DataPoints, 1, name)
-	require.Zero(t, s.DataPoints[0].Attributes.Len(), name)
-	assert.True(t, s.IsMonotonic, name)
-	return s.DataPoints[0].Value
+	return onePoint[int64](t, got, name)
 }
 
-// floatSum returns the one point of the float64 sum name: a monotonic
-// counter with no attributes.
 func floatSum(t *testing.T, got collected, name string) float64 {
+	t.Helper()
+	return onePoint[float64](t, got, name)
+}
+
+func onePoint[N int64 | float64](t *testing.T, got collected, name string) N {
 	t.Helper()
 	m, ok := got[name]
 	require.True(t, ok, name)
-	s, ok := m.Data.(metricdata.Sum[float64])
+	s, ok := m.Data.(metricdata.Sum[N])
 	require.True(t, ok, "%s: %T", name, m.Data)
 	require.Len(t, s.DataPoints, 1, name)
 	require.Zero(t, s.DataPoints[0].Attributes.Len(), name)
