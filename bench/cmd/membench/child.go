@@ -75,7 +75,7 @@ func rusageUS() int64 {
 }
 
 func childMain(argJSON string) {
-	if os.Getenv("MEMBENCH_DEBUG") != "" {
+	if debugDir != "" {
 		runtime.MemProfileRate = 4096 // finer heap profiles (debugSnap, cpuProfile)
 	}
 	var a childArgs
@@ -374,15 +374,14 @@ func runChurn(a childArgs, res *childResult) error {
 // (HeapAlloc) figures beside the in-use ones to stderr and writes a heap
 // profile of the idle state there: where a per-connection figure comes from.
 func debugSnap(a childArgs, base, infl, idle snap) {
-	dir := os.Getenv("MEMBENCH_DEBUG")
-	if dir == "" {
+	if debugDir == "" {
 		return
 	}
 	n := a.N
 	fmt.Fprintf(os.Stderr, "%s tls=%v: live KiB/conn in flight %.1f idle %.1f; in use in flight %.1f idle %.1f\n", a.Client, a.TLS,
 		perConnKiB(base.HeapAlloc, infl.HeapAlloc, n), perConnKiB(base.HeapAlloc, idle.HeapAlloc, n),
 		perConnKiB(base.HeapInuse, infl.HeapInuse, n), perConnKiB(base.HeapInuse, idle.HeapInuse, n))
-	f, err := os.Create(debugPath(dir, a, "heap"))
+	f, err := os.Create(debugPath(a, "heap"))
 	if err != nil {
 		return
 	}
@@ -390,21 +389,25 @@ func debugSnap(a childArgs, base, infl, idle snap) {
 	pprof.Lookup("heap").WriteTo(f, 0)
 }
 
-// debugPath names a profile of the child a in dir: one file per client,
-// scenario and variant, so that no row's profile overwrites another's.
-func debugPath(dir string, a childArgs, ext string) string {
+// debugDir is MEMBENCH_DEBUG: where a child writes its profiles; empty:
+// none.
+var debugDir = os.Getenv("MEMBENCH_DEBUG")
+
+// debugPath names a profile of the child a in debugDir: one file per
+// client, scenario and variant, so that no row's profile overwrites
+// another's.
+func debugPath(a childArgs, ext string) string {
 	name := fmt.Sprintf("%s-%s-tls%v-cert%s-cache%v-nocache%v-hs%d.%s", strings.ReplaceAll(a.Client, "/", ""), a.Scenario, a.TLS, a.Cert, a.Cache, a.NoCache, a.HS, ext)
-	return filepath.Join(dir, name)
+	return filepath.Join(debugDir, name)
 }
 
 // cpuProfile, with MEMBENCH_DEBUG set to a directory, profiles the CPU of a
 // churn there until the returned func is called.
 func cpuProfile(a childArgs) func() {
-	dir := os.Getenv("MEMBENCH_DEBUG")
-	if dir == "" {
+	if debugDir == "" {
 		return func() {}
 	}
-	f, err := os.Create(debugPath(dir, a, "cpu"))
+	f, err := os.Create(debugPath(a, "cpu"))
 	if err != nil {
 		return func() {}
 	}
@@ -415,7 +418,7 @@ func cpuProfile(a childArgs) func() {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
-		if h, err := os.Create(debugPath(dir, a, "allocs")); err == nil {
+		if h, err := os.Create(debugPath(a, "allocs")); err == nil {
 			pprof.Lookup("allocs").WriteTo(h, 0)
 			h.Close()
 		}

@@ -166,20 +166,14 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 		if sc.tls {
 			variants = []childArgs{{Client: cAsync}, {Client: cAsync, HS: -1}, {Client: cAsync, NoCache: true}, {Client: cNet}, {Client: cNet, Cache: true}, {Client: cFast}, {Client: cFast, Cache: true}}
 		}
-		// Interleaved rounds, each starting with another variant: the
-		// free space left in the heap's spans varies from run to run, so
-		// the table gives medians.
-		rows := make([][]childResult, len(variants))
-		for r := range rounds {
-			for _, i := range rotated(len(variants), r) {
-				v := variants[i]
-				v.Scenario, v.N, v.TLS = "conns", sc.n, sc.tls
-				r, err := child(v)
-				if err != nil {
-					return err
-				}
-				rows[i] = append(rows[i], r)
-			}
+		for i := range variants {
+			variants[i].Scenario, variants[i].N, variants[i].TLS = "conns", sc.n, sc.tls
+		}
+		// The free space left in the heap's spans varies from run to
+		// run, so the table gives medians of interleaved rounds.
+		rows, err := interleaved(rounds, variants, child)
+		if err != nil {
+			return err
 		}
 		if sc.tls {
 			res.TLSConns, res.HTTPS = sc.n, rows
@@ -210,35 +204,27 @@ func run(conns, tlsConns, hosts, zeroH, conc, crawlCap, churn, rounds, ports int
 		res.Zero = rows
 	}
 	if want["churn"] {
-		// Interleaved rounds: this machine's speed drifts, so each round
-		// runs every client once (starting with another each time) and
-		// the table gives medians.
 		// Each against the self-signed certificate (one signature to
 		// check on a full handshake) and against the chains public sites
-		// serve (three): resumption skips those checks.
-		type variant struct {
-			c     string
-			cache bool
-			cert  string
-		}
-		var variants []variant
+		// serve (three): resumption skips those checks. This machine's
+		// speed drifts, so the table gives medians of interleaved rounds.
+		var variants []childArgs
 		for _, k := range certKinds {
-			variants = append(variants, variant{cAsync, false, k})
-			if k == certSelf { // the Client's own cache against tls's LRU: once is enough
-				variants = append(variants, variant{cAsync, true, k})
-			}
-			variants = append(variants, variant{cNet, false, k}, variant{cNet, true, k}, variant{cFast, false, k})
-		}
-		rows := make([][]childResult, len(variants))
-		for round := range rounds {
-			for _, i := range rotated(len(variants), round) {
-				v := variants[i]
-				r, err := child(childArgs{Client: v.c, Scenario: "churn", N: churn, Conc: 4, TLS: true, Cache: v.cache, Cert: v.cert})
-				if err != nil {
-					return err
+			v := childArgs{Scenario: "churn", N: churn, Conc: 4, TLS: true, Cert: k}
+			for _, c := range []struct {
+				name  string
+				cache bool
+			}{{cAsync, false}, {cAsync, true}, {cNet, false}, {cNet, true}, {cFast, false}} {
+				if c.name == cAsync && c.cache && k != certSelf {
+					continue // the Client's own cache against tls's LRU: once is enough
 				}
-				rows[i] = append(rows[i], r)
+				v.Client, v.Cache = c.name, c.cache
+				variants = append(variants, v)
 			}
+		}
+		rows, err := interleaved(rounds, variants, child)
+		if err != nil {
+			return err
 		}
 		res.ChurnRows = rows
 	}
@@ -287,6 +273,23 @@ func redraw(resultsPath, out string) error {
 		return nil
 	}
 	return writeOutputs(out, md, svg, nil)
+}
+
+// interleaved runs every variant once a round, each round starting with
+// another variant (so that none always runs first), and returns each
+// variant's results in round order.
+func interleaved(rounds int, variants []childArgs, child func(childArgs) (childResult, error)) ([][]childResult, error) {
+	rows := make([][]childResult, len(variants))
+	for round := range rounds {
+		for _, i := range rotated(len(variants), round) {
+			r, err := child(variants[i])
+			if err != nil {
+				return nil, err
+			}
+			rows[i] = append(rows[i], r)
+		}
+	}
+	return rows, nil
 }
 
 // rotated returns 0..n-1 starting at round mod n: each round starts with
